@@ -1,0 +1,60 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// Condition types. Users, `kubectl wait` and GitOps health checks depend on
+// these names: they are part of the API.
+const (
+	// ConditionReady is True when the object's job is done: for a connection,
+	// PostHog accepted its key; for a reference, PostHog holds exactly it.
+	ConditionReady = "Ready"
+)
+
+// Reasons of the Ready condition. Each is documented in the README's
+// troubleshooting table; keep the two in step.
+const (
+	// ReasonAvailable: Ready=True.
+	ReasonAvailable = "Available"
+	// ReasonConflict: another PostHog reference holds the same provider keys
+	// with different fields; the operator does not touch it.
+	ReasonConflict = "Conflict"
+	// ReasonInvalidSpec: PostHog refused the spec (HTTP 400).
+	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonConnectionNotReady: the PostHogConnection is missing or not Ready,
+	// or PostHog refused its key for this request.
+	ReasonConnectionNotReady = "ConnectionNotReady"
+	// ReasonThrottled: PostHog answered 429; the operator waits the time it named.
+	ReasonThrottled = "Throttled"
+	// ReasonUnavailable: PostHog answered 5xx or could not be reached; the
+	// operator retries with exponential backoff.
+	ReasonUnavailable = "Unavailable"
+	// ReasonDeleting: the object is being deleted and the remote delete is
+	// under way.
+	ReasonDeleting = "Deleting"
+
+	// ReasonSecretNotFound: the connection's Secret or its key is missing.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonUnauthorized: PostHog rejected the API key (HTTP 401).
+	ReasonUnauthorized = "Unauthorized"
+	// ReasonForbidden: the key lacks a scope, admin access or access to the
+	// organization (HTTP 403).
+	ReasonForbidden = "Forbidden"
+	// ReasonOrganizationNotFound: PostHog does not know the organization (404).
+	ReasonOrganizationNotFound = "OrganizationNotFound"
+	// ReasonUnreachable: PostHog could not be reached or answered 5xx.
+	ReasonUnreachable = "Unreachable"
+)

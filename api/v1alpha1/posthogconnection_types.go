@@ -1,0 +1,133 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// DefaultAPIKeySecretKey is the key of the API-key Secret read when
+// apiKeySecretRef.key is not set.
+const DefaultAPIKeySecretKey = "apiKey"
+
+// PostHogConnectionSpec says which PostHog organization to manage and with
+// which personal API key.
+type PostHogConnectionSpec struct {
+	// host is the base URL of the PostHog instance: https://us.posthog.com
+	// (the default), https://eu.posthog.com, or a self-hosted URL. http is
+	// allowed for in-cluster self-hosted instances. No path, query or
+	// credentials.
+	// +optional
+	// +kubebuilder:default="https://us.posthog.com"
+	// +kubebuilder:validation:MinLength=8
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="host must be an http or https URL such as https://us.posthog.com"
+	// +kubebuilder:validation:XValidation:rule="url(self).getEscapedPath() in ['', '/'] && !self.contains('?') && !self.contains('#') && !self.contains('@')",message="host must not contain a path, query, fragment or credentials"
+	Host string `json:"host,omitempty"`
+
+	// organizationId is the UUID of the PostHog organization whose role
+	// external references this connection manages.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
+	OrganizationID string `json:"organizationId"`
+
+	// apiKeySecretRef names the Secret, in the same namespace as this
+	// connection, that holds a PostHog personal API key with the
+	// organization:read and organization:write scopes, owned by an
+	// organization admin.
+	// +required
+	APIKeySecretRef SecretKeyReference `json:"apiKeySecretRef"`
+}
+
+// SecretKeyReference points at one key of a Secret in the referrer's own
+// namespace. There is deliberately no namespace field: a tenant can never make
+// the operator read another namespace's Secret.
+type SecretKeyReference struct {
+	// name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+
+	// key within the Secret's data that holds the API key. Defaults to apiKey.
+	// +optional
+	// +kubebuilder:default=apiKey
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
+}
+
+// PostHogConnectionStatus is what the operator last observed of the connection.
+type PostHogConnectionStatus struct {
+	// observedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready is True when the Secret exists and a read against
+	// PostHog with its key succeeded.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=phc,categories=posthog
+// +kubebuilder:printcolumn:name="Host",type=string,JSONPath=`.spec.host`
+// +kubebuilder:printcolumn:name="Organization",type=string,JSONPath=`.spec.organizationId`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// PostHogConnection holds how to reach one PostHog organization: the host, the
+// organization id and the Secret with the API key. RoleExternalReferences in
+// the same namespace use it through spec.connectionRef.
+type PostHogConnection struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is a standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec defines the desired state of PostHogConnection.
+	// +required
+	Spec PostHogConnectionSpec `json:"spec"`
+
+	// status defines the observed state of PostHogConnection.
+	// +optional
+	Status PostHogConnectionStatus `json:"status,omitzero"`
+}
+
+// +kubebuilder:object:root=true
+
+// PostHogConnectionList contains a list of PostHogConnection.
+type PostHogConnectionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []PostHogConnection `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(SchemeGroupVersion, &PostHogConnection{}, &PostHogConnectionList{})
+		return nil
+	})
+}

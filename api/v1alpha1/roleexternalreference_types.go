@@ -1,0 +1,178 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// DeletionPolicy says what happens to the PostHog reference when its
+// RoleExternalReference is deleted.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete deletes the PostHog reference with the object.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyOrphan leaves the PostHog reference in place.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// RoleExternalReferenceSpec is one mapping from an identity provider's role or
+// team to a PostHog role. Every field but connectionRef and deletionPolicy is
+// sent to PostHog; PostHog has no update, so changing one replaces the remote
+// reference (delete, then create).
+type RoleExternalReferenceSpec struct {
+	// connectionRef names the PostHogConnection, in the same namespace, that
+	// says which PostHog organization and API key to use. Immutable: moving a
+	// mapping to another organization is a delete and a new object.
+	// +required
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="connectionRef is immutable; delete and recreate the object to move it to another connection"
+	ConnectionRef ConnectionReference `json:"connectionRef"`
+
+	// provider is the identity provider or integration kind, e.g. github,
+	// linear, jira, okta. Compared case-sensitively by PostHog.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^\S+$`
+	Provider string `json:"provider"`
+
+	// providerOrganizationId is the organization (tenant, workspace) inside the
+	// provider, e.g. a GitHub organization login. Compared case-insensitively.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`\S`
+	ProviderOrganizationID string `json:"providerOrganizationId"`
+
+	// providerRoleId is the provider's stable id of the role or team.
+	// Compared case-insensitively; unique per provider organization.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:Pattern=`\S`
+	ProviderRoleID string `json:"providerRoleId"`
+
+	// providerRoleSlug is the provider's human-readable key of the role or
+	// team, e.g. a GitHub team slug. Optional; unique per provider
+	// organization when set.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	ProviderRoleSlug string `json:"providerRoleSlug,omitempty"`
+
+	// providerRoleName is the display name of the role or team.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	ProviderRoleName string `json:"providerRoleName"`
+
+	// role is the UUID of the PostHog role members of the provider role get.
+	// It must be a role of the connection's organization.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
+	Role string `json:"role"`
+
+	// deletionPolicy says what happens to the PostHog reference when this
+	// object is deleted: Delete (the default) removes it, Orphan leaves it.
+	// Setting Orphan on an object stuck in deletion releases it.
+	// +optional
+	// +kubebuilder:default=Delete
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+}
+
+// ConnectionReference names a PostHogConnection in the referrer's namespace.
+// There is deliberately no namespace field.
+type ConnectionReference struct {
+	// name of the PostHogConnection.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+}
+
+// RoleExternalReferenceStatus is what the operator last observed in PostHog.
+type RoleExternalReferenceStatus struct {
+	// id of the PostHog role external reference this object manages. Empty
+	// until it is created or adopted.
+	// +optional
+	ID string `json:"id,omitempty"`
+
+	// createdAt is the PostHog reference's created_at.
+	// +optional
+	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
+
+	// observedGeneration is the metadata.generation this status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready is True when PostHog holds exactly the reference the
+	// spec asks for; its reason says why not otherwise.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=rer,categories=posthog
+// +kubebuilder:printcolumn:name="Provider",type=string,JSONPath=`.spec.provider`
+// +kubebuilder:printcolumn:name="Provider Role",type=string,JSONPath=`.spec.providerRoleName`
+// +kubebuilder:printcolumn:name="PostHog Role",type=string,JSONPath=`.spec.role`
+// +kubebuilder:printcolumn:name="PostHog ID",type=string,JSONPath=`.status.id`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// RoleExternalReference maps one identity-provider role or team to a PostHog
+// role. The operator keeps exactly one matching PostHog role external
+// reference for it, and deletes it with the object unless deletionPolicy is
+// Orphan.
+type RoleExternalReference struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is a standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitzero"`
+
+	// spec defines the desired mapping.
+	// +required
+	Spec RoleExternalReferenceSpec `json:"spec"`
+
+	// status defines the observed state of RoleExternalReference.
+	// +optional
+	Status RoleExternalReferenceStatus `json:"status,omitzero"`
+}
+
+// +kubebuilder:object:root=true
+
+// RoleExternalReferenceList contains a list of RoleExternalReference.
+type RoleExternalReferenceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitzero"`
+	Items           []RoleExternalReference `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(func(s *runtime.Scheme) error {
+		s.AddKnownTypes(SchemeGroupVersion, &RoleExternalReference{}, &RoleExternalReferenceList{})
+		return nil
+	})
+}

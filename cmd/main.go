@@ -1,0 +1,184 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command manager runs the posthog-operator controllers.
+package main
+
+import (
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	// Import all Kubernetes client auth plugins (e.g. Azure, GCP, OIDC, etc.)
+	// to ensure that exec-entrypoint and run can make use of them.
+	_ "k8s.io/client-go/plugin/pkg/client/auth"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/controller"
+)
+
+var (
+	scheme   = runtime.NewScheme()
+	setupLog = ctrl.Log.WithName("setup")
+)
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(iamv1alpha1.AddToScheme(scheme))
+}
+
+// flags are the manager's command line: kubebuilder's usual ones plus the
+// operator's own (--resync-period, --max-concurrent-reconciles, --watch-namespaces).
+type flags struct {
+	metricsAddr             string
+	metricsCertPath         string
+	metricsCertName         string
+	metricsCertKey          string
+	secureMetrics           bool
+	enableHTTP2             bool
+	probeAddr               string
+	leaderElect             bool
+	leaderElectionNamespace string
+	resyncPeriod            time.Duration
+	maxConcurrentReconciles int
+	watchNamespaces         string
+	zap                     zap.Options
+}
+
+func parseFlags() flags {
+	var f flags
+	flag.StringVar(&f.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
+		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
+	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	flag.BoolVar(&f.leaderElect, "leader-elect", false,
+		"Enable leader election, so only one of several replicas writes to PostHog.")
+	flag.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "",
+		"Namespace of the leader election Lease (default: the pod's namespace).")
+	flag.BoolVar(&f.secureMetrics, "metrics-secure", true,
+		"Serve metrics over HTTPS with authentication and authorization. --metrics-secure=false serves plain HTTP.")
+	flag.StringVar(&f.metricsCertPath, "metrics-cert-path", "",
+		"The directory that contains the metrics server certificate (default: a self-signed one).")
+	flag.StringVar(&f.metricsCertName, "metrics-cert-name", "tls.crt", "The name of the metrics server certificate file.")
+	flag.StringVar(&f.metricsCertKey, "metrics-cert-key", "tls.key", "The name of the metrics server key file.")
+	flag.BoolVar(&f.enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server.")
+	flag.DurationVar(&f.resyncPeriod, "resync-period", controller.DefaultResyncPeriod,
+		"How often every reference and connection is checked against PostHog for drift.")
+	flag.IntVar(&f.maxConcurrentReconciles, "max-concurrent-reconciles", 4,
+		"How many RoleExternalReferences are reconciled at once. The per-key rate limiter paces PostHog calls.")
+	flag.StringVar(&f.watchNamespaces, "watch-namespaces", "",
+		"Comma-separated namespaces to watch (default: all namespaces).")
+	f.zap = zap.Options{}
+	f.zap.BindFlags(flag.CommandLine)
+	flag.Parse()
+	return f
+}
+
+func main() {
+	f := parseFlags()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
+
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), managerOptions(f))
+	if err != nil {
+		setupLog.Error(err, "Failed to create manager")
+		os.Exit(1)
+	}
+	if err := controller.SetupControllers(mgr, controller.Config{
+		ResyncPeriod:            f.resyncPeriod,
+		MaxConcurrentReconciles: f.maxConcurrentReconciles,
+	}); err != nil {
+		setupLog.Error(err, "Failed to set up controllers")
+		os.Exit(1)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Failed to set up health check")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Failed to set up ready check")
+		os.Exit(1)
+	}
+
+	setupLog.Info("Starting manager", "resyncPeriod", f.resyncPeriod.String(),
+		"maxConcurrentReconciles", f.maxConcurrentReconciles, "watchNamespaces", f.watchNamespaces)
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "Failed to run manager")
+		os.Exit(1)
+	}
+}
+
+func managerOptions(f flags) ctrl.Options {
+	var tlsOpts []func(*tls.Config)
+	if !f.enableHTTP2 {
+		// HTTP/2 stays off by default: the Stream Cancellation and Rapid Reset CVEs.
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metrics := metricsserver.Options{
+		BindAddress:   f.metricsAddr,
+		SecureServing: f.secureMetrics,
+		TLSOpts:       tlsOpts,
+	}
+	if f.secureMetrics {
+		// Only callers allowed to GET /metrics (TokenReview + SubjectAccessReview) see metrics.
+		metrics.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	if f.metricsCertPath != "" {
+		metrics.CertDir = f.metricsCertPath
+		metrics.CertName = f.metricsCertName
+		metrics.KeyName = f.metricsCertKey
+	}
+	return ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metrics,
+		HealthProbeBindAddress:        f.probeAddr,
+		LeaderElection:                f.leaderElect,
+		LeaderElectionID:              "posthog-operator.iam.posthog-operator.io",
+		LeaderElectionNamespace:       f.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true, // main exits right after the manager stops
+		Cache:                         cache.Options{DefaultNamespaces: namespaces(f.watchNamespaces)},
+	}
+}
+
+// namespaces turns --watch-namespaces into the cache's namespace set; nil
+// means every namespace.
+func namespaces(list string) map[string]cache.Config {
+	if strings.TrimSpace(list) == "" {
+		return nil
+	}
+	out := map[string]cache.Config{}
+	for ns := range strings.SplitSeq(list, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out[ns] = cache.Config{}
+		}
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(os.Stderr, "--watch-namespaces has no namespace in it")
+		os.Exit(2)
+	}
+	return out
+}

@@ -1,0 +1,238 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+)
+
+const validUUID = "543e2fa5-dae3-497f-aa96-e06da8fcb379"
+
+func validReferenceSpec() map[string]any {
+	return map[string]any{
+		"connectionRef":          map[string]any{"name": "posthog"},
+		"provider":               "github",
+		"providerOrganizationId": "posthog",
+		"providerRoleId":         "12345",
+		"providerRoleSlug":       "frontend-team",
+		"providerRoleName":       "Frontend team",
+		"role":                   validUUID,
+		"deletionPolicy":         "Delete",
+	}
+}
+
+func validConnectionSpec() map[string]any {
+	return map[string]any{
+		"host":            "https://eu.posthog.com",
+		"organizationId":  "0190f5a4-6a1b-7c3d-9e8f-123456789abc",
+		"apiKeySecretRef": map[string]any{"name": "posthog-api-key", "key": "apiKey"},
+	}
+}
+
+// admissionCase is one manifest the API server must refuse, and the field its
+// message must name.
+type admissionCase struct {
+	name  string
+	kind  string
+	edit  func(spec map[string]any)
+	field string
+}
+
+func set(path string, value any) func(map[string]any) {
+	return func(spec map[string]any) {
+		keys := strings.Split(path, ".")
+		m := spec
+		for _, k := range keys[:len(keys)-1] {
+			m = m[k].(map[string]any)
+		}
+		m[keys[len(keys)-1]] = value
+	}
+}
+
+func unset(path string) func(map[string]any) {
+	return func(spec map[string]any) {
+		keys := strings.Split(path, ".")
+		m := spec
+		for _, k := range keys[:len(keys)-1] {
+			m = m[k].(map[string]any)
+		}
+		delete(m, keys[len(keys)-1])
+	}
+}
+
+func invalidManifests() []admissionCase {
+	rer, phc := "RoleExternalReference", "PostHogConnection"
+	long := func(n int) string { return strings.Repeat("a", n) }
+	return []admissionCase{
+		{"provider missing", rer, unset("provider"), "spec.provider"},
+		{"provider empty", rer, set("provider", ""), "spec.provider"},
+		{"provider longer than 32", rer, set("provider", long(33)), "spec.provider"},
+		{"provider with a space", rer, set("provider", "git hub"), "spec.provider"},
+		{"providerOrganizationId missing", rer, unset("providerOrganizationId"), "spec.providerOrganizationId"},
+		{"providerOrganizationId empty", rer, set("providerOrganizationId", ""), "spec.providerOrganizationId"},
+		{"providerOrganizationId blank", rer, set("providerOrganizationId", "   "), "spec.providerOrganizationId"},
+		{"providerOrganizationId longer than 255", rer, set("providerOrganizationId", long(256)), "spec.providerOrganizationId"},
+		{"providerRoleId missing", rer, unset("providerRoleId"), "spec.providerRoleId"},
+		{"providerRoleId empty", rer, set("providerRoleId", ""), "spec.providerRoleId"},
+		{"providerRoleId blank", rer, set("providerRoleId", " "), "spec.providerRoleId"},
+		{"providerRoleId longer than 255", rer, set("providerRoleId", long(256)), "spec.providerRoleId"},
+		{"providerRoleId a number, not a string", rer, set("providerRoleId", 12345), "spec.providerRoleId"},
+		{"providerRoleSlug longer than 255", rer, set("providerRoleSlug", long(256)), "spec.providerRoleSlug"},
+		{"providerRoleName missing", rer, unset("providerRoleName"), "spec.providerRoleName"},
+		{"providerRoleName empty", rer, set("providerRoleName", ""), "spec.providerRoleName"},
+		{"providerRoleName longer than 255", rer, set("providerRoleName", long(256)), "spec.providerRoleName"},
+		{"role missing", rer, unset("role"), "spec.role"},
+		{"role not a UUID", rer, set("role", "engineering"), "spec.role"},
+		{"role a UUID with a trailing character", rer, set("role", validUUID+"0"), "spec.role"},
+		{"deletionPolicy not an enum value", rer, set("deletionPolicy", "Keep"), "spec.deletionPolicy"},
+		{"connectionRef missing", rer, unset("connectionRef"), "spec.connectionRef"},
+		{"connectionRef name empty", rer, set("connectionRef.name", ""), "spec.connectionRef.name"},
+		{"connectionRef name not a DNS name", rer, set("connectionRef.name", "Post_Hog"), "spec.connectionRef.name"},
+		{"connectionRef into another namespace", rer, set("connectionRef.namespace", "other"), "spec.connectionRef.namespace"},
+		{"an unknown spec field", rer, set("team", "x"), "spec.team"},
+		{"organizationId missing", phc, unset("organizationId"), "spec.organizationId"},
+		{"organizationId not a UUID", phc, set("organizationId", "my-org"), "spec.organizationId"},
+		{"host not a URL", phc, set("host", "us.posthog.com"), "spec.host"},
+		{"host with another scheme", phc, set("host", "ftp://us.posthog.com"), "spec.host"},
+		{"host with a path", phc, set("host", "https://us.posthog.com/api"), "spec.host"},
+		{"host with credentials", phc, set("host", "https://user:pass@us.posthog.com"), "spec.host"},
+		{"host with a query", phc, set("host", "https://us.posthog.com?x=1"), "spec.host"},
+		{"apiKeySecretRef missing", phc, unset("apiKeySecretRef"), "spec.apiKeySecretRef"},
+		{"apiKeySecretRef name empty", phc, set("apiKeySecretRef.name", ""), "spec.apiKeySecretRef.name"},
+		{"apiKeySecretRef key empty", phc, set("apiKeySecretRef.key", ""), "spec.apiKeySecretRef.key"},
+		{"apiKeySecretRef into another namespace", phc, set("apiKeySecretRef.namespace", "other"), "spec.apiKeySecretRef.namespace"},
+	}
+}
+
+var admissionNamespace atomic.Value
+
+func admissionTestNamespace(t *testing.T) string {
+	t.Helper()
+	if ns, ok := admissionNamespace.Load().(string); ok {
+		return ns
+	}
+	ns := "admission"
+	err := k8s.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	admissionNamespace.Store(ns)
+	return ns
+}
+
+func manifest(kind, namespace, name string, spec map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": iamv1alpha1.GroupVersion.String(),
+		"kind":       kind,
+		"metadata":   map[string]any{"name": name, "namespace": namespace},
+		"spec":       spec,
+	}}
+	return u
+}
+
+func TestInvalidManifestsAreRefusedAtAdmissionNamingTheField(t *testing.T) {
+	ns := admissionTestNamespace(t)
+	cases := invalidManifests()
+	var refused atomic.Int64
+	t.Cleanup(func() { t.Logf("%d of %d invalid manifests refused at admission", refused.Load(), len(cases)) })
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := validReferenceSpec()
+			if tc.kind == "PostHogConnection" {
+				spec = validConnectionSpec()
+			}
+			tc.edit(spec)
+			obj := manifest(tc.kind, ns, fmt.Sprintf("invalid-%d", i), spec)
+
+			err := k8s.Create(context.Background(), obj, client.FieldValidation(metav1.FieldValidationStrict))
+
+			if err == nil {
+				t.Fatalf("the API server accepted an invalid %s", tc.kind)
+			}
+			if !strings.Contains(err.Error(), tc.field) {
+				t.Fatalf("the refusal does not name %s: %v", tc.field, err)
+			}
+			t.Logf("refused: %v", err)
+			refused.Add(1)
+		})
+	}
+}
+
+func TestValidManifestsAreAcceptedWithDefaults(t *testing.T) {
+	ns := admissionTestNamespace(t)
+	ctx := context.Background()
+	minimal := validReferenceSpec()
+	delete(minimal, "deletionPolicy")
+	delete(minimal, "providerRoleSlug")
+	selfHosted := validConnectionSpec()
+	selfHosted["host"] = "http://posthog.posthog.svc:8000"
+	conn := validConnectionSpec()
+	delete(conn, "host")
+	delete(conn["apiKeySecretRef"].(map[string]any), "key")
+	for _, obj := range []*unstructured.Unstructured{
+		manifest("RoleExternalReference", ns, "valid-minimal", minimal),
+		manifest("PostHogConnection", ns, "valid-minimal", conn),
+		manifest("PostHogConnection", ns, "valid-self-hosted", selfHosted),
+	} {
+		if err := k8s.Create(ctx, obj, client.FieldValidation(metav1.FieldValidationStrict)); err != nil {
+			t.Fatalf("a valid %s was refused: %v", obj.GetKind(), err)
+		}
+	}
+
+	ref := &iamv1alpha1.RoleExternalReference{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "valid-minimal"}, ref); err != nil {
+		t.Fatal(err)
+	}
+	if ref.Spec.DeletionPolicy != iamv1alpha1.DeletionPolicyDelete {
+		t.Fatalf("deletionPolicy defaulted to %q, want Delete", ref.Spec.DeletionPolicy)
+	}
+	got := &iamv1alpha1.PostHogConnection{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "valid-minimal"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Host != "https://us.posthog.com" || got.Spec.APIKeySecretRef.Key != "apiKey" {
+		t.Fatalf("defaults not applied: host %q, key %q", got.Spec.Host, got.Spec.APIKeySecretRef.Key)
+	}
+}
+
+func TestConnectionRefIsImmutable(t *testing.T) {
+	ns := admissionTestNamespace(t)
+	ctx := context.Background()
+	obj := manifest("RoleExternalReference", ns, "immutable", validReferenceSpec())
+	if err := k8s.Create(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	_ = unstructured.SetNestedField(obj.Object, "another-connection", "spec", "connectionRef", "name")
+
+	err := k8s.Update(ctx, obj)
+
+	if err == nil || !strings.Contains(err.Error(), "spec.connectionRef") || !strings.Contains(err.Error(), "immutable") {
+		t.Fatalf("changing connectionRef was not refused with a message naming it: %v", err)
+	}
+}

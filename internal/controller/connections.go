@@ -1,0 +1,198 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
+)
+
+// ClientFactory builds the PostHog API for one connection. It is injected so
+// tests and benchmarks choose the HTTP client, timeouts and rate limits.
+type ClientFactory func(posthog.Config) (posthog.API, error)
+
+// DefaultClientFactory builds the real HTTP client.
+func DefaultClientFactory(cfg posthog.Config) (posthog.API, error) {
+	return posthog.NewClient(cfg)
+}
+
+// connectionError says why a connection cannot be used. Reason is one of the
+// PostHogConnection Ready reasons; the message never holds the API key.
+type connectionError struct {
+	reason  string
+	message string
+}
+
+func (e *connectionError) Error() string { return e.message }
+
+// Connections turns a PostHogConnection into a PostHog client. It reads the
+// API key from the connection's Secret with an uncached reader, so Secret
+// contents are never held in the informer cache, and keeps one client per
+// connection until the connection or its Secret changes (key rotation).
+type Connections struct {
+	// Reader is the manager's cached client; Secrets are cached as metadata only.
+	Reader client.Reader
+	// APIReader reads Secret contents directly from the API server.
+	APIReader client.Reader
+	// NewClient builds a client for a connection's host, organization and key.
+	NewClient ClientFactory
+
+	mu      sync.Mutex
+	clients map[types.NamespacedName]cachedClient
+}
+
+type cachedClient struct {
+	fingerprint string
+	api         posthog.API
+}
+
+// ForReference returns the client of the connection a RoleExternalReference
+// names. The connection must be Ready for its current generation: a reference
+// never talks to PostHog through a connection whose key was not proven.
+func (c *Connections) ForReference(ctx context.Context, namespace, name string) (posthog.API, error) {
+	conn := &iamv1alpha1.PostHogConnection{}
+	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, conn); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &connectionError{
+				reason:  iamv1alpha1.ReasonConnectionNotReady,
+				message: fmt.Sprintf("PostHogConnection %q not found in namespace %q", name, namespace),
+			}
+		}
+		return nil, err
+	}
+	ready := meta.FindStatusCondition(conn.Status.Conditions, iamv1alpha1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != conn.Generation {
+		return nil, &connectionError{
+			reason:  iamv1alpha1.ReasonConnectionNotReady,
+			message: fmt.Sprintf("PostHogConnection %q is not Ready%s", name, describeCondition(ready)),
+		}
+	}
+	return c.ForConnection(ctx, conn)
+}
+
+// ForConnection returns a client for conn, reusing the cached one while
+// neither the connection's spec nor its Secret changed.
+func (c *Connections) ForConnection(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (posthog.API, error) {
+	secret, err := c.secretMetadata(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	key := client.ObjectKeyFromObject(conn)
+	fingerprint := fmt.Sprintf("%s/%d/%s/%s", conn.UID, conn.Generation, secret.UID, secret.ResourceVersion)
+
+	c.mu.Lock()
+	cached, ok := c.clients[key]
+	c.mu.Unlock()
+	if ok && cached.fingerprint == fingerprint {
+		return cached.api, nil
+	}
+
+	apiKey, err := c.readAPIKey(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	api, err := c.NewClient(posthog.Config{
+		Host:           conn.Spec.Host,
+		OrganizationID: conn.Spec.OrganizationID,
+		APIKey:         apiKey,
+	})
+	if err != nil {
+		return nil, &connectionError{reason: iamv1alpha1.ReasonUnreachable, message: err.Error()}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.clients == nil {
+		c.clients = map[types.NamespacedName]cachedClient{}
+	}
+	c.clients[key] = cachedClient{fingerprint: fingerprint, api: api}
+	return api, nil
+}
+
+// Forget drops the cached client of a deleted connection.
+func (c *Connections) Forget(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.clients, key)
+}
+
+// secretMetadata reads the Secret's metadata from the cache: enough to notice
+// a rotation without holding its contents.
+func (c *Connections) secretMetadata(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (*metav1.PartialObjectMetadata, error) {
+	secret := &metav1.PartialObjectMetadata{}
+	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	name := types.NamespacedName{Namespace: conn.Namespace, Name: conn.Spec.APIKeySecretRef.Name}
+	if err := c.Reader.Get(ctx, name, secret); err != nil {
+		return nil, secretError(err, conn)
+	}
+	return secret, nil
+}
+
+func (c *Connections) readAPIKey(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (string, error) {
+	secret := &corev1.Secret{}
+	name := types.NamespacedName{Namespace: conn.Namespace, Name: conn.Spec.APIKeySecretRef.Name}
+	if err := c.APIReader.Get(ctx, name, secret); err != nil {
+		return "", secretError(err, conn)
+	}
+	field := secretKeyOf(conn)
+	value := strings.TrimSpace(string(secret.Data[field]))
+	if value == "" {
+		return "", &connectionError{
+			reason: iamv1alpha1.ReasonSecretNotFound,
+			message: fmt.Sprintf("Secret %q has no non-empty key %q; put the PostHog personal API key there",
+				name.Name, field),
+		}
+	}
+	return value, nil
+}
+
+func secretError(err error, conn *iamv1alpha1.PostHogConnection) error {
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	return &connectionError{
+		reason: iamv1alpha1.ReasonSecretNotFound,
+		message: fmt.Sprintf("Secret %q not found in namespace %q; create it with the PostHog API key under key %q",
+			conn.Spec.APIKeySecretRef.Name, conn.Namespace, secretKeyOf(conn)),
+	}
+}
+
+func secretKeyOf(conn *iamv1alpha1.PostHogConnection) string {
+	if conn.Spec.APIKeySecretRef.Key == "" {
+		return iamv1alpha1.DefaultAPIKeySecretKey
+	}
+	return conn.Spec.APIKeySecretRef.Key
+}
+
+func describeCondition(c *metav1.Condition) string {
+	if c == nil {
+		return " yet"
+	}
+	return fmt.Sprintf(" (%s: %s)", c.Reason, c.Message)
+}

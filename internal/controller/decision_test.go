@@ -1,0 +1,146 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
+)
+
+func TestDecide(t *testing.T) {
+	slug := "frontend-team"
+	desired := posthog.ReferenceSpec{
+		Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "12345",
+		ProviderRoleSlug: &slug, ProviderRoleName: "Frontend team", Role: "543e2fa5-dae3-497f-aa96-e06da8fcb379",
+	}
+	remote := func(id string, mutate ...func(*posthog.Reference)) *posthog.Reference {
+		r := posthog.Reference{ID: id, Provider: desired.Provider, ProviderOrganizationID: desired.ProviderOrganizationID,
+			ProviderRoleID: desired.ProviderRoleID, ProviderRoleSlug: desired.ProviderRoleSlug,
+			ProviderRoleName: desired.ProviderRoleName, Role: desired.Role}
+		for _, m := range mutate {
+			m(&r)
+		}
+		return &r
+	}
+	otherRole := func(r *posthog.Reference) { r.Role = "00000000-0000-0000-0000-000000000001" }
+	upperKeys := func(r *posthog.Reference) { r.ProviderOrganizationID, r.ProviderRoleID = "PostHog", "12345" }
+
+	cases := []struct {
+		name       string
+		recordedID string
+		obs        Observation
+		want       plan
+	}{
+		{
+			name: "nothing in PostHog and nothing recorded: create",
+			want: plan{create: true},
+		},
+		{
+			name:       "the recorded reference holds the keys and equals the spec: nothing to do",
+			recordedID: "a",
+			obs:        Observation{Holder: remote("a")},
+			want:       plan{},
+		},
+		{
+			name:       "keys compared case-insensitively like PostHog does: nothing to do",
+			recordedID: "a",
+			obs:        Observation{Holder: remote("a", upperKeys)},
+			want:       plan{},
+		},
+		{
+			name:       "the recorded reference holds the keys but the spec changed: replace it",
+			recordedID: "a",
+			obs:        Observation{Holder: remote("a", otherRole)},
+			want:       plan{deleteRecorded: true, create: true},
+		},
+		{
+			name:       "the spec's keys changed and nothing holds the new ones: delete the recorded one, create",
+			recordedID: "a",
+			want:       plan{deleteRecorded: true, create: true},
+		},
+		{
+			name:       "the recorded reference is known to be gone (drift): create without a delete",
+			recordedID: "a",
+			obs:        Observation{RecordedKnown: true},
+			want:       plan{create: true},
+		},
+		{
+			name: "an equal reference exists but nothing is recorded (crash after create): adopt it",
+			obs:  Observation{Holder: remote("b")},
+			want: plan{adopt: remote("b")},
+		},
+		{
+			name:       "an equal reference exists under another id: delete ours, adopt it",
+			recordedID: "a",
+			obs:        Observation{Holder: remote("b")},
+			want:       plan{deleteRecorded: true, adopt: remote("b")},
+		},
+		{
+			name: "someone else's reference holds the keys with another role: conflict, no write",
+			obs:  Observation{Holder: remote("b", otherRole)},
+			want: plan{conflict: remote("b", otherRole), conflictFields: []string{"role"}},
+		},
+		{
+			name:       "a conflict never deletes the recorded reference",
+			recordedID: "a",
+			obs:        Observation{Holder: remote("b", otherRole)},
+			want:       plan{conflict: remote("b", otherRole), conflictFields: []string{"role"}},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := decide(desired, tc.recordedID, tc.obs)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("decide() = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDeletionTargets(t *testing.T) {
+	desired := posthog.ReferenceSpec{Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
+		ProviderRoleName: "n", Role: "543e2fa5-dae3-497f-aa96-e06da8fcb379"}
+	equal := &posthog.Reference{ID: "b", Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
+		ProviderRoleName: "n", Role: desired.Role}
+	different := &posthog.Reference{ID: "c", Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
+		ProviderRoleName: "someone else's", Role: desired.Role}
+
+	cases := []struct {
+		name       string
+		recordedID string
+		obs        Observation
+		want       []string
+	}{
+		{name: "the recorded reference is deleted", recordedID: "a", want: []string{"a"}},
+		{name: "a recorded reference known gone is not deleted again", recordedID: "a",
+			obs: Observation{RecordedKnown: true}},
+		{name: "an unrecorded equal reference (create not yet recorded) is deleted too", recordedID: "a",
+			obs: Observation{Holder: equal}, want: []string{"a", "b"}},
+		{name: "nothing recorded, an equal reference exists: it is ours, delete it",
+			obs: Observation{Holder: equal}, want: []string{"b"}},
+		{name: "someone else's different reference is left alone", obs: Observation{Holder: different}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := deletionTargets(desired, tc.recordedID, tc.obs); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("deletionTargets() = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,86 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
+)
+
+// External is PostHog as the RoleExternalReference reconciler sees it, for
+// one connection: observe, create, delete (PostHog has no update). It follows
+// crossplane-runtime's ExternalClient: Observe returns facts and never writes;
+// the reconciler decides. Implementations decide how much each observation
+// costs in API calls (one lookup, or a share of a paginated list).
+type External interface {
+	// Observe reports what PostHog holds for desired and for the reference
+	// whose id the object recorded (id may be empty).
+	Observe(ctx context.Context, desired posthog.ReferenceSpec, id string) (Observation, error)
+	// Create creates desired. "Already exists" comes back as an error of
+	// posthog.KindAlreadyExists: the caller observes again.
+	Create(ctx context.Context, desired posthog.ReferenceSpec) (posthog.Reference, error)
+	// Delete deletes the reference with id; posthog.KindNotFound means it
+	// was already gone.
+	Delete(ctx context.Context, id string) error
+}
+
+// Observation is what an External saw.
+type Observation struct {
+	// Holder is a remote reference holding one of desired's unique keys (its
+	// role id or its slug), if any. It may differ from desired in any field.
+	Holder *posthog.Reference
+	// Recorded is the reference with the recorded id, when RecordedKnown.
+	// A nil Recorded with RecordedKnown means it no longer exists.
+	Recorded      *posthog.Reference
+	RecordedKnown bool
+}
+
+// ExternalFactory gives the External for a connection's client.
+type ExternalFactory func(api posthog.API) External
+
+// LookupExternal observes with one lookup call per observation: simple and
+// always fresh, at the cost of one API call per object per resync.
+func LookupExternal(api posthog.API) External {
+	return lookupExternal{api: api}
+}
+
+type lookupExternal struct {
+	api posthog.API
+}
+
+func (l lookupExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, id string) (Observation, error) {
+	holder, err := l.api.Lookup(ctx, desired.Query())
+	if err != nil {
+		return Observation{}, err
+	}
+	obs := Observation{Holder: holder}
+	// Lookup cannot fetch by id; it tells about the recorded reference only
+	// when that is the one holding the keys.
+	if holder != nil && holder.ID == id {
+		obs.Recorded, obs.RecordedKnown = holder, true
+	}
+	return obs, nil
+}
+
+func (l lookupExternal) Create(ctx context.Context, desired posthog.ReferenceSpec) (posthog.Reference, error) {
+	return l.api.Create(ctx, desired)
+}
+
+func (l lookupExternal) Delete(ctx context.Context, id string) error {
+	return l.api.Delete(ctx, id)
+}

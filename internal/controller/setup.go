@@ -1,0 +1,161 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+)
+
+// DefaultResyncPeriod is how often PostHog is checked for drift unless
+// --resync-period says otherwise.
+const DefaultResyncPeriod = 10 * time.Minute
+
+// Field indexes that let a change to a Secret or a connection find what
+// depends on it without listing a whole namespace.
+const (
+	indexConnectionSecret   = "spec.apiKeySecretRef.name"
+	indexReferenceConnection = "spec.connectionRef.name"
+)
+
+// Config wires both controllers into a manager. The same function serves
+// cmd/main.go, the envtest suites and the benchmark, so they run one operator.
+type Config struct {
+	// ResyncPeriod is how often PostHog is checked for drift.
+	ResyncPeriod time.Duration
+	// MaxConcurrentReconciles bounds RoleExternalReference reconciles in flight.
+	MaxConcurrentReconciles int
+	// NewClient builds PostHog clients (DefaultClientFactory when nil).
+	NewClient ClientFactory
+	// NewExternal chooses how PostHog is observed (LookupExternal when nil).
+	NewExternal ExternalFactory
+}
+
+// SetupControllers registers the PostHogConnection and RoleExternalReference
+// controllers, sharing one cache of PostHog clients.
+func SetupControllers(mgr ctrl.Manager, cfg Config) error {
+	if cfg.NewClient == nil {
+		cfg.NewClient = DefaultClientFactory
+	}
+	connections := &Connections{
+		Reader:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		NewClient: cfg.NewClient,
+	}
+	if err := (&PostHogConnectionReconciler{
+		Client:       mgr.GetClient(),
+		Connections:  connections,
+		ResyncPeriod: cfg.ResyncPeriod,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&RoleExternalReferenceReconciler{
+		Client:       mgr.GetClient(),
+		Connections:  connections,
+		NewExternal:  cfg.NewExternal,
+		Recorder:     mgr.GetEventRecorder("posthog-operator"),
+		ResyncPeriod: cfg.ResyncPeriod,
+	}).SetupWithManager(mgr, cfg.MaxConcurrentReconciles)
+}
+
+// SetupWithManager registers the RoleExternalReference controller: it
+// watches its objects (spec and deletion changes, not its own status writes)
+// and the connections they use.
+func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &iamv1alpha1.RoleExternalReference{},
+		indexReferenceConnection, func(o client.Object) []string {
+			return []string{o.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name}
+		}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&iamv1alpha1.RoleExternalReference{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
+		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.referencesUsing)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
+		Named("roleexternalreference").
+		Complete(r)
+}
+
+// referencesUsing maps a connection to the references that name it.
+func (r *RoleExternalReferenceReconciler) referencesUsing(ctx context.Context, conn client.Object) []reconcile.Request {
+	var refs iamv1alpha1.RoleExternalReferenceList
+	if err := r.List(ctx, &refs, client.InNamespace(conn.GetNamespace()),
+		client.MatchingFields{indexReferenceConnection: conn.GetName()}); err != nil {
+		return nil
+	}
+	requests := make([]reconcile.Request, 0, len(refs.Items))
+	for i := range refs.Items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&refs.Items[i])})
+	}
+	return requests
+}
+
+// SetupWithManager registers the PostHogConnection controller. Secrets are
+// watched as metadata only: the cache never holds an API key, and a rotation
+// still re-checks the connection at once.
+func (r *PostHogConnectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &iamv1alpha1.PostHogConnection{},
+		indexConnectionSecret, func(o client.Object) []string {
+			return []string{o.(*iamv1alpha1.PostHogConnection).Spec.APIKeySecretRef.Name}
+		}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&iamv1alpha1.PostHogConnection{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.connectionsUsing), builder.OnlyMetadata).
+		Named("posthogconnection").
+		Complete(r)
+}
+
+// connectionsUsing maps a Secret to the connections that read it.
+func (r *PostHogConnectionReconciler) connectionsUsing(ctx context.Context, secret client.Object) []reconcile.Request {
+	var conns iamv1alpha1.PostHogConnectionList
+	if err := r.List(ctx, &conns, client.InNamespace(secret.GetNamespace()),
+		client.MatchingFields{indexConnectionSecret: secret.GetName()}); err != nil {
+		return nil
+	}
+	requests := make([]reconcile.Request, 0, len(conns.Items))
+	for i := range conns.Items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&conns.Items[i])})
+	}
+	return requests
+}
+
+// ignoreStatusOnlyUpdates lets through only updates that change what to do:
+// the spec (generation) or deletion. Our own status and finalizer writes
+// would otherwise each cause one more reconcile, and one more PostHog call.
+func ignoreStatusOnlyUpdates() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			oldObj, newObj := e.ObjectOld, e.ObjectNew
+			return oldObj.GetGeneration() != newObj.GetGeneration() ||
+				!oldObj.GetDeletionTimestamp().Equal(newObj.GetDeletionTimestamp())
+		},
+	}
+}
