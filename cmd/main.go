@@ -68,6 +68,7 @@ type flags struct {
 	resyncPeriod            time.Duration
 	maxConcurrentReconciles int
 	watchNamespaces         string
+	observe                 string
 	zap                     zap.Options
 }
 
@@ -93,6 +94,9 @@ func parseFlags() flags {
 		"How many RoleExternalReferences are reconciled at once. The per-key rate limiter paces PostHog calls.")
 	flag.StringVar(&f.watchNamespaces, "watch-namespaces", "",
 		"Comma-separated namespaces to watch (default: all namespaces).")
+	flag.StringVar(&f.observe, "observe", controller.ObserveInventory,
+		"How PostHog is observed: 'inventory' (one paginated list per resync period per organization) or "+
+			"'lookup' (one lookup per object per reconcile; simple, but costly with many objects).")
 	f.zap = zap.Options{}
 	f.zap.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -111,6 +115,7 @@ func main() {
 	if err := controller.SetupControllers(mgr, controller.Config{
 		ResyncPeriod:            f.resyncPeriod,
 		MaxConcurrentReconciles: f.maxConcurrentReconciles,
+		Observe:                 f.observe,
 	}); err != nil {
 		setupLog.Error(err, "Failed to set up controllers")
 		os.Exit(1)
@@ -125,7 +130,8 @@ func main() {
 	}
 
 	setupLog.Info("Starting manager", "resyncPeriod", f.resyncPeriod.String(),
-		"maxConcurrentReconciles", f.maxConcurrentReconciles, "watchNamespaces", f.watchNamespaces)
+		"maxConcurrentReconciles", f.maxConcurrentReconciles, "watchNamespaces", f.watchNamespaces,
+		"observe", f.observe)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Failed to run manager")
 		os.Exit(1)

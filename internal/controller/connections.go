@@ -75,25 +75,28 @@ type cachedClient struct {
 // ForReference returns the client of the connection a RoleExternalReference
 // names. The connection must be Ready for its current generation: a reference
 // never talks to PostHog through a connection whose key was not proven.
-func (c *Connections) ForReference(ctx context.Context, namespace, name string) (posthog.API, error) {
+func (c *Connections) ForReference(
+	ctx context.Context, namespace, name string,
+) (posthog.API, *iamv1alpha1.PostHogConnection, error) {
 	conn := &iamv1alpha1.PostHogConnection{}
 	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, conn); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &connectionError{
+			return nil, nil, &connectionError{
 				reason:  iamv1alpha1.ReasonConnectionNotReady,
 				message: fmt.Sprintf("PostHogConnection %q not found in namespace %q", name, namespace),
 			}
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	ready := meta.FindStatusCondition(conn.Status.Conditions, iamv1alpha1.ConditionReady)
 	if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != conn.Generation {
-		return nil, &connectionError{
+		return nil, nil, &connectionError{
 			reason:  iamv1alpha1.ReasonConnectionNotReady,
 			message: fmt.Sprintf("PostHogConnection %q is not Ready%s", name, describeCondition(ready)),
 		}
 	}
-	return c.ForConnection(ctx, conn)
+	api, err := c.ForConnection(ctx, conn)
+	return api, conn, err
 }
 
 // ForConnection returns a client for conn, reusing the cached one while

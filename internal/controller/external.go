@@ -50,12 +50,22 @@ type Observation struct {
 	RecordedKnown bool
 }
 
-// ExternalFactory gives the External for a connection's client.
-type ExternalFactory func(api posthog.API) External
+// Observation strategies, chosen with --observe.
+const (
+	// ObserveInventory reads a per-organization copy of PostHog's references,
+	// refreshed once per resync period (see Inventory). The default.
+	ObserveInventory = "inventory"
+	// ObserveLookup spends one lookup call per object per reconcile: always
+	// fresh, but it burns PostHog's rate limit with many objects.
+	ObserveLookup = "lookup"
+)
 
-// LookupExternal observes with one lookup call per observation: simple and
-// always fresh, at the cost of one API call per object per resync.
-func LookupExternal(api posthog.API) External {
+// ExternalFactory gives the External for a connection's host, organization
+// and client.
+type ExternalFactory func(host, organizationID string, api posthog.API) External
+
+// LookupExternal observes with one lookup call per observation.
+func LookupExternal(_, _ string, api posthog.API) External {
 	return lookupExternal{api: api}
 }
 

@@ -56,7 +56,7 @@ const (
 type RoleExternalReferenceReconciler struct {
 	client.Client
 	Connections *Connections
-	// NewExternal chooses how PostHog is observed (LookupExternal by default).
+	// NewExternal chooses how PostHog is observed.
 	NewExternal ExternalFactory
 	Recorder    events.EventRecorder
 	// ResyncPeriod is how often a Ready reference is checked against PostHog
@@ -119,18 +119,26 @@ func (r *RoleExternalReferenceReconciler) apply(
 	ctx context.Context, ext External, ref *iamv1alpha1.RoleExternalReference,
 	desired posthog.ReferenceSpec, p plan,
 ) (ctrl.Result, error) {
-	if p.conflict != nil {
+	switch {
+	case p.upToDate():
+		return r.ready(ref)
+	case p.conflict != nil:
 		return r.conflict(ref, p.conflict, p.conflictFields)
 	}
+	oldID, oldCreatedAt := ref.Status.ID, ref.Status.CreatedAt
 	replacedEvent := ""
+	if oldID != "" {
+		// What we adopt or create now stands in for the recorded reference:
+		// it was deleted out of band, unless the delete below finds it.
+		replacedEvent = EventRecreated
+		forgetRemote(ref)
+	}
 	if p.deleteRecorded {
-		oldID := ref.Status.ID
 		existed, err := deleteRemote(ctx, ext, oldID)
 		if err != nil {
+			ref.Status.ID, ref.Status.CreatedAt = oldID, oldCreatedAt // still ours, still to delete
 			return r.fail(ref, err)
 		}
-		forgetRemote(ref)
-		replacedEvent = EventRecreated
 		if existed {
 			replacedEvent = EventReplaced
 			r.event(ref, corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted PostHog reference %s", oldID)
@@ -335,14 +343,11 @@ func (r *RoleExternalReferenceReconciler) removeFinalizer(
 func (r *RoleExternalReferenceReconciler) external(
 	ctx context.Context, ref *iamv1alpha1.RoleExternalReference,
 ) (External, error) {
-	api, err := r.Connections.ForReference(ctx, ref.Namespace, ref.Spec.ConnectionRef.Name)
+	api, conn, err := r.Connections.ForReference(ctx, ref.Namespace, ref.Spec.ConnectionRef.Name)
 	if err != nil {
 		return nil, err
 	}
-	if r.NewExternal == nil {
-		return LookupExternal(api), nil
-	}
-	return r.NewExternal(api), nil
+	return r.NewExternal(conn.Spec.Host, conn.Spec.OrganizationID, api), nil
 }
 
 func (r *RoleExternalReferenceReconciler) event(

@@ -17,6 +17,7 @@ limitations under the License.
 package controller_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -31,266 +32,294 @@ import (
 )
 
 func TestAReferenceIsCreatedInPostHogAndItsIDRecorded(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	h.connect()
-	h.create(h.reference("frontend"))
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		h.create(h.reference("frontend"))
 
-	ref := h.eventuallyReady("frontend", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		ref := h.eventuallyReady("frontend", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
-	remote := h.remote()
-	h.g.Expect(remote).To(HaveLen(1))
-	h.g.Expect(ref.Status.ID).To(Equal(remote[0].ID))
-	h.g.Expect(ref.Status.CreatedAt.Time.Equal(remote[0].CreatedAt.Truncate(time.Second))).To(BeTrue())
-	h.g.Expect(posthog.Differences(posthog.ReferenceSpec{
-		Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "id-frontend",
-		ProviderRoleSlug: strPtr("slug-frontend"), ProviderRoleName: "Team frontend", Role: h.role("Engineering"),
-	}, remote[0])).To(BeEmpty())
-	h.g.Expect(ref.Finalizers).To(ContainElement(controller.Finalizer))
-	h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(Equal(1))
-	h.g.Eventually(func() []string { return h.eventReasons("frontend") }).Should(ContainElement(controller.EventCreated))
+		remote := h.remote()
+		h.g.Expect(remote).To(HaveLen(1))
+		h.g.Expect(ref.Status.ID).To(Equal(remote[0].ID))
+		h.g.Expect(ref.Status.CreatedAt.Time.Equal(remote[0].CreatedAt.Truncate(time.Second))).To(BeTrue())
+		h.g.Expect(posthog.Differences(posthog.ReferenceSpec{
+			Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "id-frontend",
+			ProviderRoleSlug: strPtr("slug-frontend"), ProviderRoleName: "Team frontend", Role: h.role("Engineering"),
+		}, remote[0])).To(BeEmpty())
+		h.g.Expect(ref.Finalizers).To(ContainElement(controller.Finalizer))
+		h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(Equal(1))
+		h.g.Eventually(func() []string { return h.eventReasons("frontend") }).Should(ContainElement(controller.EventCreated))
+	})
 }
 
 func TestAnEqualRemoteReferenceIsAdoptedNotDuplicated(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	existing, err := h.posthog.PutReference(h.seeded.OrganizationID, posthog.ReferenceSpec{
-		Provider: "github", ProviderOrganizationID: "PostHog", ProviderRoleID: "ID-ADOPT",
-		ProviderRoleSlug: strPtr("slug-adopt"), ProviderRoleName: "Team adopt", Role: h.role("Engineering"),
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		existing, err := h.posthog.PutReference(h.seeded.OrganizationID, posthog.ReferenceSpec{
+			Provider: "github", ProviderOrganizationID: "PostHog", ProviderRoleID: "ID-ADOPT",
+			ProviderRoleSlug: strPtr("slug-adopt"), ProviderRoleName: "Team adopt", Role: h.role("Engineering"),
+		})
+		h.g.Expect(err).NotTo(HaveOccurred())
+		h.connect()
+		h.create(h.reference("adopt"))
+
+		ref := h.eventuallyReady("adopt", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+		h.g.Expect(ref.Status.ID).To(Equal(existing.ID))
+		h.g.Expect(h.remote()).To(HaveLen(1))
+		h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(BeZero())
+		h.g.Eventually(func() []string { return h.eventReasons("adopt") }).Should(ContainElement(controller.EventAdopted))
 	})
-	h.g.Expect(err).NotTo(HaveOccurred())
-	h.connect()
-	h.create(h.reference("adopt"))
-
-	ref := h.eventuallyReady("adopt", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
-
-	h.g.Expect(ref.Status.ID).To(Equal(existing.ID))
-	h.g.Expect(h.remote()).To(HaveLen(1))
-	h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(BeZero())
-	h.g.Eventually(func() []string { return h.eventReasons("adopt") }).Should(ContainElement(controller.EventAdopted))
 }
 
 func TestSomeoneElsesReferenceWithTheSameKeysIsAConflictAndIsLeftAlone(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	theirs, err := h.posthog.PutReference(h.seeded.OrganizationID, posthog.ReferenceSpec{
-		Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "id-taken",
-		ProviderRoleSlug: strPtr("slug-taken"), ProviderRoleName: "Team taken", Role: h.role("Support"),
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		theirs, err := h.posthog.PutReference(h.seeded.OrganizationID, posthog.ReferenceSpec{
+			Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "id-taken",
+			ProviderRoleSlug: strPtr("slug-taken"), ProviderRoleName: "Team taken", Role: h.role("Support"),
+		})
+		h.g.Expect(err).NotTo(HaveOccurred())
+		h.connect()
+		h.create(h.reference("taken"))
+
+		ref := h.eventuallyReady("taken", metav1.ConditionFalse, iamv1alpha1.ReasonConflict)
+
+		cond := readyOf(ref)
+		h.g.Expect(cond.Message).To(ContainSubstring(theirs.ID))
+		h.g.Expect(cond.Message).To(ContainSubstring("role"))
+		h.g.Expect(ref.Status.ID).To(BeEmpty())
+		h.g.Expect(h.remote()).To(ConsistOf(theirs))
+		h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(BeZero())
+		h.g.Expect(h.posthog.CountRequests(http.MethodDelete, inmemory.EndpointDelete)).To(BeZero())
 	})
-	h.g.Expect(err).NotTo(HaveOccurred())
-	h.connect()
-	h.create(h.reference("taken"))
-
-	ref := h.eventuallyReady("taken", metav1.ConditionFalse, iamv1alpha1.ReasonConflict)
-
-	cond := readyOf(ref)
-	h.g.Expect(cond.Message).To(ContainSubstring(theirs.ID))
-	h.g.Expect(cond.Message).To(ContainSubstring("role"))
-	h.g.Expect(ref.Status.ID).To(BeEmpty())
-	h.g.Expect(h.remote()).To(ConsistOf(theirs))
-	h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(BeZero())
-	h.g.Expect(h.posthog.CountRequests(http.MethodDelete, inmemory.EndpointDelete)).To(BeZero())
 }
 
 func TestAChangedSpecReplacesTheRemoteReference(t *testing.T) {
-	cases := []struct {
-		name   string
-		change func(*iamv1alpha1.RoleExternalReferenceSpec)
-	}{
-		{name: "a new PostHog role", change: func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.Role = "" }},
-		{name: "a new provider role id (a lookup key)", change: func(s *iamv1alpha1.RoleExternalReferenceSpec) {
-			s.ProviderRoleID = "renumbered"
-		}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, harnessOptions{})
-			h.connect()
-			h.create(h.reference("change"))
-			before := h.eventuallyReady("change", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		cases := []struct {
+			name   string
+			change func(*iamv1alpha1.RoleExternalReferenceSpec)
+		}{
+			{name: "a new PostHog role", change: func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.Role = "" }},
+			{name: "a new provider role id (a lookup key)", change: func(s *iamv1alpha1.RoleExternalReferenceSpec) {
+				s.ProviderRoleID = "renumbered"
+			}},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				h := newHarness(t, harnessOptions{observe: observe})
+				h.connect()
+				h.create(h.reference("change"))
+				before := h.eventuallyReady("change", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
-			h.update("change", func(s *iamv1alpha1.RoleExternalReferenceSpec) {
-				tc.change(s)
-				if s.Role == "" {
-					s.Role = h.role("Admins")
-				}
+				h.update("change", func(s *iamv1alpha1.RoleExternalReferenceSpec) {
+					tc.change(s)
+					if s.Role == "" {
+						s.Role = h.role("Admins")
+					}
+				})
+				h.g.Eventually(func() string { return h.get("change").Status.ID }).ShouldNot(Equal(before.Status.ID))
+				after := h.eventuallyReady("change", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+				remote := h.remote()
+				h.g.Expect(remote).To(HaveLen(1), "the old reference is deleted, not orphaned")
+				h.g.Expect(remote[0].ID).To(Equal(after.Status.ID))
+				h.g.Expect(posthog.Differences(specOf(after), remote[0])).To(BeEmpty())
+				h.g.Eventually(func() []string { return h.eventReasons("change") }).
+					Should(ContainElement(controller.EventReplaced))
 			})
-			h.g.Eventually(func() string { return h.get("change").Status.ID }).ShouldNot(Equal(before.Status.ID))
-			after := h.eventuallyReady("change", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
-
-			remote := h.remote()
-			h.g.Expect(remote).To(HaveLen(1), "the old reference is deleted, not orphaned")
-			h.g.Expect(remote[0].ID).To(Equal(after.Status.ID))
-			h.g.Expect(posthog.Differences(specOf(after), remote[0])).To(BeEmpty())
-			h.g.Eventually(func() []string { return h.eventReasons("change") }).
-				Should(ContainElement(controller.EventReplaced))
-		})
-	}
+		}
+	})
 }
 
 func TestAReferenceDeletedOutOfBandIsRecreatedAtTheNextResync(t *testing.T) {
-	h := newHarness(t, harnessOptions{resyncPeriod: 500 * time.Millisecond})
-	h.connect()
-	h.create(h.reference("drift"))
-	before := h.eventuallyReady("drift", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe, resyncPeriod: 500 * time.Millisecond})
+		h.connect()
+		h.create(h.reference("drift"))
+		before := h.eventuallyReady("drift", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
-	h.g.Expect(h.posthog.DeleteReference(h.seeded.OrganizationID, before.Status.ID)).To(BeTrue())
+		h.g.Expect(h.posthog.DeleteReference(h.seeded.OrganizationID, before.Status.ID)).To(BeTrue())
 
-	h.g.Eventually(func() string { return h.get("drift").Status.ID }).
-		WithTimeout(20 * time.Second).ShouldNot(Equal(before.Status.ID))
-	after := h.eventuallyReady("drift", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
-	h.g.Expect(h.remote()).To(HaveLen(1))
-	h.g.Expect(h.remote()[0].ID).To(Equal(after.Status.ID))
-	h.g.Eventually(func() []string { return h.eventReasons("drift") }).Should(ContainElement(controller.EventRecreated))
+		h.g.Eventually(func() string { return h.get("drift").Status.ID }).
+			WithTimeout(20 * time.Second).ShouldNot(Equal(before.Status.ID))
+		after := h.eventuallyReady("drift", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(h.remote()).To(HaveLen(1))
+		h.g.Expect(h.remote()[0].ID).To(Equal(after.Status.ID))
+		h.g.Eventually(func() []string { return h.eventReasons("drift") }).Should(ContainElement(controller.EventRecreated))
+	})
 }
 
 func TestDeletingAReferenceFollowsItsDeletionPolicy(t *testing.T) {
-	cases := []struct {
-		policy       iamv1alpha1.DeletionPolicy
-		remoteAfter  int
-		deleteCalled bool
-	}{
-		{policy: iamv1alpha1.DeletionPolicyDelete, remoteAfter: 0, deleteCalled: true},
-		{policy: iamv1alpha1.DeletionPolicyOrphan, remoteAfter: 1, deleteCalled: false},
-	}
-	for _, tc := range cases {
-		t.Run(string(tc.policy), func(t *testing.T) {
-			h := newHarness(t, harnessOptions{})
-			h.connect()
-			h.create(h.reference("bye", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.DeletionPolicy = tc.policy }))
-			h.eventuallyReady("bye", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		cases := []struct {
+			policy       iamv1alpha1.DeletionPolicy
+			remoteAfter  int
+			deleteCalled bool
+		}{
+			{policy: iamv1alpha1.DeletionPolicyDelete, remoteAfter: 0, deleteCalled: true},
+			{policy: iamv1alpha1.DeletionPolicyOrphan, remoteAfter: 1, deleteCalled: false},
+		}
+		for _, tc := range cases {
+			t.Run(string(tc.policy), func(t *testing.T) {
+				h := newHarness(t, harnessOptions{observe: observe})
+				h.connect()
+				h.create(h.reference("bye", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.DeletionPolicy = tc.policy }))
+				h.eventuallyReady("bye", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
-			h.delete("bye")
-			h.eventuallyGone("bye")
+				h.delete("bye")
+				h.eventuallyGone("bye")
 
-			h.g.Expect(h.remote()).To(HaveLen(tc.remoteAfter))
-			h.g.Expect(h.posthog.CountRequests(http.MethodDelete, inmemory.EndpointDelete) > 0).To(Equal(tc.deleteCalled))
-		})
-	}
+				h.g.Expect(h.remote()).To(HaveLen(tc.remoteAfter))
+				h.g.Expect(h.posthog.CountRequests(http.MethodDelete, inmemory.EndpointDelete) > 0).To(Equal(tc.deleteCalled))
+			})
+		}
+	})
 }
 
 func TestAReferenceWaitsForItsConnectionAndProceedsWhenItAppears(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	h.create(h.reference("early"))
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.create(h.reference("early"))
 
-	ref := h.eventuallyReady("early", metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)
-	h.g.Expect(readyOf(ref).Message).To(ContainSubstring("posthog"))
-	h.g.Expect(h.posthog.Requests()).To(BeEmpty(), "nothing is sent before the connection is proven")
+		ref := h.eventuallyReady("early", metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)
+		h.g.Expect(readyOf(ref).Message).To(ContainSubstring("posthog"))
+		h.g.Expect(h.posthog.Requests()).To(BeEmpty(), "nothing is sent before the connection is proven")
 
-	h.connect()
-	h.eventuallyReady("early", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
-	h.g.Expect(h.remote()).To(HaveLen(1))
+		h.connect()
+		h.eventuallyReady("early", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(h.remote()).To(HaveLen(1))
+	})
 }
 
 func TestARotatedAPIKeyIsPickedUpWithoutARestart(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	h.connect()
-	h.create(h.reference("first"))
-	h.eventuallyReady("first", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		h.create(h.reference("first"))
+		h.eventuallyReady("first", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
-	// A wrong key: the connection notices at once through the Secret watch.
-	h.setSecret("posthog-api-key", "phx_wrong_key")
-	h.eventuallyConnectionReady("posthog", metav1.ConditionFalse, iamv1alpha1.ReasonUnauthorized)
+		// A wrong key: the connection notices at once through the Secret watch.
+		h.setSecret("posthog-api-key", "phx_wrong_key")
+		h.eventuallyConnectionReady("posthog", metav1.ConditionFalse, iamv1alpha1.ReasonUnauthorized)
 
-	// Rotated to a new valid key: the connection recovers and new work uses it.
-	newKey := h.posthog.AddAPIKey(inmemory.APIKey{
-		Email: "admin@example.com", Admin: true, MemberOf: []string{h.seeded.OrganizationID},
-		Scopes: []string{inmemory.ScopeOrganizationWrite},
+		// Rotated to a new valid key: the connection recovers and new work uses it.
+		newKey := h.posthog.AddAPIKey(inmemory.APIKey{
+			Email: "admin@example.com", Admin: true, MemberOf: []string{h.seeded.OrganizationID},
+			Scopes: []string{inmemory.ScopeOrganizationWrite},
+		})
+		h.setSecret("posthog-api-key", newKey)
+		h.eventuallyConnectionReady("posthog", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.create(h.reference("second"))
+		h.eventuallyReady("second", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(h.remote()).To(HaveLen(2))
 	})
-	h.setSecret("posthog-api-key", newKey)
-	h.eventuallyConnectionReady("posthog", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
-	h.create(h.reference("second"))
-	h.eventuallyReady("second", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
-	h.g.Expect(h.remote()).To(HaveLen(2))
 }
 
 func TestASpecPostHogRefusesIsInvalidSpecWithoutAHotLoop(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	h.connect()
-	unknownRole := "00000000-0000-4000-8000-000000000000"
-	h.create(h.reference("bad", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.Role = unknownRole }))
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		unknownRole := "00000000-0000-4000-8000-000000000000"
+		h.create(h.reference("bad", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.Role = unknownRole }))
 
-	ref := h.eventuallyReady("bad", metav1.ConditionFalse, iamv1alpha1.ReasonInvalidSpec)
-	h.g.Expect(readyOf(ref).Message).To(ContainSubstring(unknownRole))
-	h.g.Expect(readyOf(ref).Message).To(ContainSubstring("does not exist"))
-	h.g.Expect(h.remote()).To(BeEmpty())
-	h.g.Consistently(func() int { return h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate) }).
-		WithTimeout(time.Second).Should(Equal(1), "a 400 is not retried until the spec changes")
+		ref := h.eventuallyReady("bad", metav1.ConditionFalse, iamv1alpha1.ReasonInvalidSpec)
+		h.g.Expect(readyOf(ref).Message).To(ContainSubstring(unknownRole))
+		h.g.Expect(readyOf(ref).Message).To(ContainSubstring("does not exist"))
+		h.g.Expect(h.remote()).To(BeEmpty())
+		h.g.Consistently(func() int { return h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate) }).
+			WithTimeout(time.Second).Should(Equal(1), "a 400 is not retried until the spec changes")
 
-	h.update("bad", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.Role = h.role("Support") })
-	h.eventuallyReady("bad", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.update("bad", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.Role = h.role("Support") })
+		h.eventuallyReady("bad", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	})
 }
 
 func TestA429WaitsTheTimePostHogNames(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	h.connect()
-	h.posthog.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointLookup, Times: 1, Action: inmemory.Throttle(1)})
-	h.create(h.reference("slow"))
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		h.posthog.AddFault(inmemory.Fault{Times: 1, Action: inmemory.Throttle(1)})
+		h.create(h.reference("slow"))
 
-	h.eventuallyReady("slow", metav1.ConditionFalse, iamv1alpha1.ReasonThrottled)
-	throttledAt := time.Now()
-	h.eventuallyReady("slow", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.eventuallyReady("slow", metav1.ConditionFalse, iamv1alpha1.ReasonThrottled)
+		throttledAt := time.Now()
+		h.eventuallyReady("slow", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
-	h.g.Expect(time.Since(throttledAt)).To(BeNumerically(">=", 500*time.Millisecond),
-		"the retry honoured PostHog's wait instead of retrying at once")
-	h.g.Expect(h.remote()).To(HaveLen(1))
+		h.g.Expect(time.Since(throttledAt)).To(BeNumerically(">=", 500*time.Millisecond),
+			"the retry honoured PostHog's wait instead of retrying at once")
+		h.g.Expect(h.remote()).To(HaveLen(1))
+	})
 }
 
 func TestABurstOf5xxIsRetriedWithBackoffUntilPostHogRecovers(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	h.connect()
-	h.posthog.AddFault(inmemory.Fault{Method: http.MethodPost, Times: 4, Action: inmemory.ServerError(http.StatusBadGateway)})
-	h.create(h.reference("flaky"))
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		h.posthog.AddFault(inmemory.Fault{Method: http.MethodPost, Times: 4, Action: inmemory.ServerError(http.StatusBadGateway)})
+		h.create(h.reference("flaky"))
 
-	h.eventuallyReady("flaky", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
-	h.g.Expect(h.remote()).To(HaveLen(1))
-	h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(Equal(5))
+		h.eventuallyReady("flaky", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(h.remote()).To(HaveLen(1))
+		h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(Equal(5))
+	})
 }
 
 func TestALostCreateResponseNeverLeadsToADuplicate(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	h.connect()
-	h.posthog.AddFault(inmemory.Fault{Method: http.MethodPost, Endpoint: inmemory.EndpointCreate, Times: 1,
-		Action: inmemory.DropResponseAfterCommit()})
-	h.create(h.reference("lost"))
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		h.posthog.AddFault(inmemory.Fault{Method: http.MethodPost, Endpoint: inmemory.EndpointCreate, Times: 1,
+			Action: inmemory.DropResponseAfterCommit()})
+		h.create(h.reference("lost"))
 
-	ref := h.eventuallyReady("lost", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		ref := h.eventuallyReady("lost", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
-	remote := h.remote()
-	h.g.Expect(remote).To(HaveLen(1))
-	h.g.Expect(ref.Status.ID).To(Equal(remote[0].ID))
-	h.g.Eventually(func() []string { return h.eventReasons("lost") }).Should(ContainElement(controller.EventAdopted))
+		remote := h.remote()
+		h.g.Expect(remote).To(HaveLen(1))
+		h.g.Expect(ref.Status.ID).To(Equal(remote[0].ID))
+		h.g.Eventually(func() []string { return h.eventReasons("lost") }).Should(ContainElement(controller.EventAdopted))
+	})
 }
 
 func TestAnObjectDeletedBeforeItsCreateWasRecordedStillCleansUp(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	// The object gets its finalizer but cannot reach PostHog yet.
-	h.create(h.reference("early-delete"))
-	h.eventuallyReady("early-delete", metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)
-	// As if its create had committed and the manager died before writing status.id.
-	_, err := h.posthog.PutReference(h.seeded.OrganizationID, specOf(h.get("early-delete")))
-	h.g.Expect(err).NotTo(HaveOccurred())
-	h.g.Expect(h.get("early-delete").Status.ID).To(BeEmpty())
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		// The object gets its finalizer but cannot reach PostHog yet.
+		h.create(h.reference("early-delete"))
+		h.eventuallyReady("early-delete", metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)
+		// As if its create had committed and the manager died before writing status.id.
+		_, err := h.posthog.PutReference(h.seeded.OrganizationID, specOf(h.get("early-delete")))
+		h.g.Expect(err).NotTo(HaveOccurred())
+		h.g.Expect(h.get("early-delete").Status.ID).To(BeEmpty())
 
-	h.delete("early-delete")
-	h.connect()
+		h.delete("early-delete")
+		h.connect()
 
-	h.eventuallyGone("early-delete")
-	h.g.Expect(h.remote()).To(BeEmpty())
+		h.eventuallyGone("early-delete")
+		h.g.Expect(h.remote()).To(BeEmpty())
+	})
 }
 
 func TestDeletionWithoutAConnectionSaysHowToReleaseTheObject(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
-	h.connect()
-	h.create(h.reference("stuck"))
-	h.eventuallyReady("stuck", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
-	h.g.Expect(k8s.Delete(h.ctx, &iamv1alpha1.PostHogConnection{
-		ObjectMeta: metav1.ObjectMeta{Name: "posthog", Namespace: h.namespace}})).To(Succeed())
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		h.create(h.reference("stuck"))
+		h.eventuallyReady("stuck", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(k8s.Delete(h.ctx, &iamv1alpha1.PostHogConnection{
+			ObjectMeta: metav1.ObjectMeta{Name: "posthog", Namespace: h.namespace}})).To(Succeed())
 
-	h.delete("stuck")
-	ref := h.eventuallyReady("stuck", metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)
-	h.g.Expect(readyOf(ref).Message).To(ContainSubstring("deletionPolicy: Orphan"))
+		h.delete("stuck")
+		ref := h.eventuallyReady("stuck", metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)
+		h.g.Expect(readyOf(ref).Message).To(ContainSubstring("deletionPolicy: Orphan"))
 
-	h.update("stuck", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.DeletionPolicy = iamv1alpha1.DeletionPolicyOrphan })
-	h.eventuallyGone("stuck")
-	h.g.Expect(h.remote()).To(HaveLen(1), "orphaned, as asked")
+		h.update("stuck", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.DeletionPolicy = iamv1alpha1.DeletionPolicyOrphan })
+		h.eventuallyGone("stuck")
+		h.g.Expect(h.remote()).To(HaveLen(1), "orphaned, as asked")
+	})
 }
 
 func readyOf(ref *iamv1alpha1.RoleExternalReference) metav1.Condition {
@@ -314,3 +343,21 @@ func specOf(ref *iamv1alpha1.RoleExternalReference) posthog.ReferenceSpec {
 }
 
 func strPtr(s string) *string { return &s }
+
+func TestTheInventoryConvergesManyReferencesWithOneCreateEachAndAFewListPages(t *testing.T) {
+	h := newHarness(t, harnessOptions{observe: controller.ObserveInventory})
+	h.connect()
+	h.posthog.ResetRequests()
+	const n = 25
+	for i := range n {
+		h.create(h.reference(fmt.Sprintf("team-%d", i)))
+	}
+	for i := range n {
+		h.eventuallyReady(fmt.Sprintf("team-%d", i), metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	}
+
+	h.g.Expect(h.remote()).To(HaveLen(n))
+	h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(Equal(n))
+	h.g.Expect(h.posthog.CountRequests(http.MethodGet, inmemory.EndpointLookup)).To(BeZero())
+	h.g.Expect(h.posthog.CountRequests(http.MethodGet, inmemory.EndpointList)).To(BeNumerically("<=", 2))
+}

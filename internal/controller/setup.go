@@ -18,11 +18,12 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -40,7 +41,7 @@ const DefaultResyncPeriod = 10 * time.Minute
 // Field indexes that let a change to a Secret or a connection find what
 // depends on it without listing a whole namespace.
 const (
-	indexConnectionSecret   = "spec.apiKeySecretRef.name"
+	indexConnectionSecret    = "spec.apiKeySecretRef.name"
 	indexReferenceConnection = "spec.connectionRef.name"
 )
 
@@ -53,8 +54,8 @@ type Config struct {
 	MaxConcurrentReconciles int
 	// NewClient builds PostHog clients (DefaultClientFactory when nil).
 	NewClient ClientFactory
-	// NewExternal chooses how PostHog is observed (LookupExternal when nil).
-	NewExternal ExternalFactory
+	// Observe is ObserveInventory (the default when empty) or ObserveLookup.
+	Observe string
 }
 
 // SetupControllers registers the PostHogConnection and RoleExternalReference
@@ -62,6 +63,10 @@ type Config struct {
 func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	if cfg.NewClient == nil {
 		cfg.NewClient = DefaultClientFactory
+	}
+	newExternal, err := externalFactory(cfg)
+	if err != nil {
+		return err
 	}
 	connections := &Connections{
 		Reader:    mgr.GetClient(),
@@ -78,7 +83,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	return (&RoleExternalReferenceReconciler{
 		Client:       mgr.GetClient(),
 		Connections:  connections,
-		NewExternal:  cfg.NewExternal,
+		NewExternal:  newExternal,
 		Recorder:     mgr.GetEventRecorder("posthog-operator"),
 		ResyncPeriod: cfg.ResyncPeriod,
 	}).SetupWithManager(mgr, cfg.MaxConcurrentReconciles)
@@ -100,6 +105,18 @@ func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager, max
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
 		Named("roleexternalreference").
 		Complete(r)
+}
+
+func externalFactory(cfg Config) (ExternalFactory, error) {
+	switch cfg.Observe {
+	case ObserveInventory, "":
+		inventory := &Inventory{RefreshPeriod: resyncOrDefault(cfg.ResyncPeriod)}
+		return inventory.External, nil
+	case ObserveLookup:
+		return LookupExternal, nil
+	default:
+		return nil, fmt.Errorf("unknown observe strategy %q: use %q or %q", cfg.Observe, ObserveInventory, ObserveLookup)
+	}
 }
 
 // referencesUsing maps a connection to the references that name it.

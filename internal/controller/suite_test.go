@@ -114,12 +114,23 @@ type harness struct {
 }
 
 type harnessOptions struct {
+	// observe is the observation strategy (controller.ObserveInventory when empty).
+	observe      string
 	resyncPeriod time.Duration
 	// limiter overrides the client-side rate limiter (default: generous).
 	limiter *posthog.Limiter
 }
 
 var namespaceCounter atomic.Int64
+
+// forEachStrategy runs a behaviour test under both observation strategies:
+// the guarantees do not depend on how PostHog is observed.
+func forEachStrategy(t *testing.T, test func(t *testing.T, observe string)) {
+	t.Helper()
+	for _, observe := range []string{controller.ObserveInventory, controller.ObserveLookup} {
+		t.Run(observe, func(t *testing.T) { test(t, observe) })
+	}
+}
 
 // newHarness starts an in-memory PostHog and a manager watching a fresh
 // namespace, and stops both when the test ends.
@@ -158,6 +169,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	g.Expect(controller.SetupControllers(mgr, controller.Config{
 		ResyncPeriod:            opts.resyncPeriod,
 		MaxConcurrentReconciles: 4,
+		Observe:                 opts.observe,
 		NewClient: func(cfg posthog.Config) (posthog.API, error) {
 			cfg.Limiter = limiter
 			cfg.RequestTimeout = 2 * time.Second

@@ -1,0 +1,265 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
+)
+
+// InventoryPageSize is the list page the inventory asks for. PostHog sets no
+// maximum and its own UI asks for 1000; larger pages mean fewer calls.
+const InventoryPageSize = 1000
+
+// Inventory observes PostHog from a per-organization copy of its role
+// external references instead of one lookup per object: it walks the
+// paginated list once per refresh period and keeps the copy current with the
+// operator's own creates and deletes. Steady state then costs about
+// ceil(N/InventoryPageSize) calls per period for N references, and
+// converging N new ones costs about N creates.
+//
+// A copy can be stale: a reference deleted or replaced out of band is seen
+// at the next refresh (drift is repaired within two refresh periods), and a
+// create refused with "already exists" looks that one key up. PostHog's
+// unique constraints, not the copy, are what make duplicates impossible.
+type Inventory struct {
+	// RefreshPeriod is how old the copy may get before the next observation
+	// walks the list again (the resync period).
+	RefreshPeriod time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+
+	mu    sync.Mutex
+	books map[string]*book
+}
+
+// External returns the inventory-backed External for one organization.
+// Connections to the same host and organization share one copy.
+func (inv *Inventory) External(host, organizationID string, api posthog.API) External {
+	key := strings.ToLower(strings.TrimSuffix(host, "/")) + "|" + strings.ToLower(organizationID)
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	if inv.books == nil {
+		inv.books = map[string]*book{}
+	}
+	b, ok := inv.books[key]
+	if !ok {
+		b = &book{inv: inv}
+		inv.books[key] = b
+	}
+	return inventoryExternal{book: b, api: api}
+}
+
+func (inv *Inventory) now() time.Time {
+	if inv.Now != nil {
+		return inv.Now()
+	}
+	return time.Now()
+}
+
+// book is one organization's copy. One refresh runs at a time; observers
+// that find the copy stale wait for it rather than each walking the list.
+type book struct {
+	inv *Inventory
+
+	mu          sync.Mutex
+	refreshing  chan struct{} // closed when the running refresh ends
+	refreshedAt time.Time
+	loaded      bool
+	byID        map[string]posthog.Reference
+	byKey       map[uniqueKey]string // unique key -> id
+	// changed records our own writes while a refresh is walking the list, so
+	// a page read before a create or delete does not undo it.
+	changed map[string]*posthog.Reference
+}
+
+// uniqueKey is one of PostHog's unique constraints, normalized like PostHog
+// compares it: provider exactly, the rest case-insensitively.
+type uniqueKey struct {
+	bySlug                        bool
+	provider, organization, value string
+}
+
+func keysOf(provider, organization, roleID string, slug *string) []uniqueKey {
+	org := strings.ToLower(organization)
+	keys := []uniqueKey{{provider: provider, organization: org, value: strings.ToLower(roleID)}}
+	if slug != nil && *slug != "" {
+		keys = append(keys, uniqueKey{bySlug: true, provider: provider, organization: org, value: strings.ToLower(*slug)})
+	}
+	return keys
+}
+
+// fresh makes sure the copy is younger than the refresh period, walking the
+// list if it is not, and returns with b.mu held.
+func (b *book) fresh(ctx context.Context, api posthog.API) error {
+	for {
+		b.mu.Lock()
+		if b.loaded && b.inv.now().Sub(b.refreshedAt) < b.inv.RefreshPeriod {
+			return nil
+		}
+		if wait := b.refreshing; wait != nil {
+			b.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		b.refreshing, b.changed = done, map[string]*posthog.Reference{}
+		b.mu.Unlock()
+
+		started := b.inv.now()
+		refs, err := api.ListAll(ctx, posthog.ListOptions{Limit: InventoryPageSize})
+
+		b.mu.Lock()
+		if err == nil {
+			b.replace(refs)
+			b.loaded, b.refreshedAt = true, started
+		}
+		b.refreshing, b.changed = nil, nil
+		close(done)
+		b.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// replace installs a freshly listed copy, then re-applies our own writes
+// that landed while it was being read. Called with b.mu held.
+func (b *book) replace(refs []posthog.Reference) {
+	changed := b.changed
+	b.byID = make(map[string]posthog.Reference, len(refs))
+	b.byKey = make(map[uniqueKey]string, 2*len(refs))
+	for _, r := range refs {
+		if _, ours := changed[r.ID]; !ours {
+			b.index(r)
+		}
+	}
+	for id, r := range changed {
+		if r != nil {
+			b.index(*r)
+		} else {
+			b.unindex(id)
+		}
+	}
+}
+
+func (b *book) index(r posthog.Reference) {
+	b.unindex(r.ID)
+	b.byID[r.ID] = r
+	for _, k := range keysOf(r.Provider, r.ProviderOrganizationID, r.ProviderRoleID, r.ProviderRoleSlug) {
+		b.byKey[k] = r.ID
+	}
+}
+
+func (b *book) unindex(id string) {
+	old, ok := b.byID[id]
+	if !ok {
+		return
+	}
+	delete(b.byID, id)
+	for _, k := range keysOf(old.Provider, old.ProviderOrganizationID, old.ProviderRoleID, old.ProviderRoleSlug) {
+		if b.byKey[k] == id {
+			delete(b.byKey, k)
+		}
+	}
+}
+
+// holder finds the reference holding one of desired's unique keys, the role
+// id first. Called with b.mu held.
+func (b *book) holder(desired posthog.ReferenceSpec) *posthog.Reference {
+	for _, k := range keysOf(desired.Provider, desired.ProviderOrganizationID, desired.ProviderRoleID,
+		desired.ProviderRoleSlug) {
+		if id, ok := b.byKey[k]; ok {
+			r := b.byID[id]
+			return &r
+		}
+	}
+	return nil
+}
+
+// put records a reference we created or learned of.
+func (b *book) put(r posthog.Reference) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.changed != nil {
+		b.changed[r.ID] = &r
+	}
+	if b.byID != nil {
+		b.index(r)
+	}
+}
+
+// remove records a reference we deleted (or found gone).
+func (b *book) remove(id string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.changed != nil {
+		b.changed[id] = nil
+	}
+	if b.byID != nil {
+		b.unindex(id)
+	}
+}
+
+type inventoryExternal struct {
+	book *book
+	api  posthog.API
+}
+
+func (e inventoryExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, id string) (Observation, error) {
+	if err := e.book.fresh(ctx, e.api); err != nil {
+		return Observation{}, err
+	}
+	defer e.book.mu.Unlock()
+	obs := Observation{Holder: e.book.holder(desired), RecordedKnown: id != ""}
+	if r, ok := e.book.byID[id]; ok && id != "" {
+		obs.Recorded = &r
+	}
+	return obs, nil
+}
+
+func (e inventoryExternal) Create(ctx context.Context, desired posthog.ReferenceSpec) (posthog.Reference, error) {
+	created, err := e.api.Create(ctx, desired)
+	switch {
+	case err == nil:
+		e.book.put(created)
+	case posthog.IsAlreadyExists(err):
+		// The copy missed it (created out of band, or by our own create whose
+		// response was lost): learn that one key so the caller's next
+		// observation sees the holder.
+		if holder, lookupErr := e.api.Lookup(ctx, desired.Query()); lookupErr == nil && holder != nil {
+			e.book.put(*holder)
+		}
+	}
+	return created, err
+}
+
+func (e inventoryExternal) Delete(ctx context.Context, id string) error {
+	err := e.api.Delete(ctx, id)
+	if err == nil || posthog.IsNotFound(err) {
+		e.book.remove(id)
+	}
+	return err
+}
