@@ -41,6 +41,7 @@ import (
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/controller"
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
 var (
@@ -69,6 +70,8 @@ type flags struct {
 	maxConcurrentReconciles int
 	watchNamespaces         string
 	observe                 string
+	rateLimit               posthog.LimiterConfig
+	rateLimitTimeScale      float64
 	zap                     zap.Options
 }
 
@@ -97,6 +100,13 @@ func parseFlags() flags {
 	flag.StringVar(&f.observe, "observe", controller.ObserveInventory,
 		"How PostHog is observed: 'inventory' (one paginated list per resync period per organization) or "+
 			"'lookup' (one lookup per object per reconcile; simple, but costly with many objects).")
+	flag.IntVar(&f.rateLimit.PerMinute, "posthog-requests-per-minute", posthog.DefaultPerMinute,
+		"Client-side limit of PostHog calls per minute per API key (PostHog Cloud allows 480).")
+	flag.IntVar(&f.rateLimit.PerHour, "posthog-requests-per-hour", posthog.DefaultPerHour,
+		"Client-side limit of PostHog calls per hour per API key (PostHog Cloud allows 4800).")
+	flag.Float64Var(&f.rateLimitTimeScale, "posthog-rate-limit-time-scale", 1,
+		"Divides the rate limiter's minute and hour windows. Only for benchmarks against a PostHog with "+
+			"equally scaled limits; leave at 1 against a real PostHog.")
 	f.zap = zap.Options{}
 	f.zap.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -106,6 +116,13 @@ func parseFlags() flags {
 func main() {
 	f := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
+	if f.rateLimitTimeScale <= 0 {
+		setupLog.Error(nil, "--posthog-rate-limit-time-scale must be positive")
+		os.Exit(2)
+	}
+	f.rateLimit.Minute = time.Duration(float64(time.Minute) / f.rateLimitTimeScale)
+	f.rateLimit.Hour = time.Duration(float64(time.Hour) / f.rateLimitTimeScale)
+	posthog.SetDefaultLimits(f.rateLimit)
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), managerOptions(f))
 	if err != nil {
