@@ -147,7 +147,9 @@ func (c *Connections) Forget(key types.NamespacedName) {
 
 // secretMetadata reads the Secret's metadata from the cache: enough to notice
 // a rotation without holding its contents.
-func (c *Connections) secretMetadata(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (*metav1.PartialObjectMetadata, error) {
+func (c *Connections) secretMetadata(
+	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
+) (*metav1.PartialObjectMetadata, error) {
 	secret := &metav1.PartialObjectMetadata{}
 	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 	name := types.NamespacedName{Namespace: conn.Namespace, Name: conn.Spec.APIKeySecretRef.Name}

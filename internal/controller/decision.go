@@ -76,7 +76,7 @@ func decide(desired posthog.ReferenceSpec, recordedID string, obs Observation) p
 // recorded (a crash or lost response between the POST and the status write).
 func deletionTargets(desired posthog.ReferenceSpec, recordedID string, obs Observation) []string {
 	var ids []string
-	if recordedID != "" && !(obs.RecordedKnown && obs.Recorded == nil) {
+	if recordedID != "" && (!obs.RecordedKnown || obs.Recorded != nil) {
 		ids = append(ids, recordedID)
 	}
 	if h := obs.Holder; h != nil && h.ID != recordedID && len(posthog.Differences(desired, *h)) == 0 {

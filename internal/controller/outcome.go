@@ -43,8 +43,7 @@ const credentialsRetry = time.Minute
 // classify maps an error to its outcome, once, for every step of the
 // RoleExternalReference reconciler.
 func classify(err error) outcome {
-	var connErr *connectionError
-	if errors.As(err, &connErr) {
+	if connErr, ok := errors.AsType[*connectionError](err); ok {
 		return outcome{reason: iamv1alpha1.ReasonConnectionNotReady, message: connErr.message}
 	}
 	switch posthog.KindOf(err) {

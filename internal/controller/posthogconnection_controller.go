@@ -69,7 +69,9 @@ func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 
 // check reads one item from PostHog: the cheapest call that proves host,
 // key, scope and organization together.
-func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (ctrl.Result, error) {
+func (r *PostHogConnectionReconciler) check(
+	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
+) (ctrl.Result, error) {
 	api, err := r.Connections.ForConnection(ctx, conn)
 	if err == nil {
 		_, err = api.List(ctx, posthog.ListOptions{Limit: 1})
@@ -92,8 +94,7 @@ func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alph
 // reason. Only an unreachable PostHog is retried with backoff: the others
 // need a change from the user, which the watches notice.
 func classifyConnectionError(err error) (reason, message string, transient bool) {
-	var connErr *connectionError
-	if errors.As(err, &connErr) {
+	if connErr, ok := errors.AsType[*connectionError](err); ok {
 		return connErr.reason, connErr.message, false
 	}
 	switch posthog.KindOf(err) {

@@ -35,7 +35,7 @@ func TestAConnectionsReadyReasonSaysWhatIsWrong(t *testing.T) {
 	}{
 		{
 			name:   "a valid admin key is Ready",
-			setup:  func(h *harness) { h.createSecret("posthog-api-key", h.seeded.APIKey) },
+			setup:  func(h *harness) { h.createSecret(h.seeded.APIKey) },
 			reason: iamv1alpha1.ReasonAvailable,
 		},
 		{
@@ -45,13 +45,13 @@ func TestAConnectionsReadyReasonSaysWhatIsWrong(t *testing.T) {
 		},
 		{
 			name:   "a key PostHog does not know is Unauthorized",
-			setup:  func(h *harness) { h.createSecret("posthog-api-key", "phx_not_a_real_key") },
+			setup:  func(h *harness) { h.createSecret("phx_not_a_real_key") },
 			reason: iamv1alpha1.ReasonUnauthorized,
 		},
 		{
 			name: "a key without the organization:read scope is Forbidden",
 			setup: func(h *harness) {
-				h.createSecret("posthog-api-key", h.posthog.AddAPIKey(inmemory.APIKey{
+				h.createSecret(h.posthog.AddAPIKey(inmemory.APIKey{
 					Admin: true, MemberOf: []string{h.seeded.OrganizationID}, Scopes: []string{"feature_flag:read"},
 				}))
 			},
@@ -61,7 +61,7 @@ func TestAConnectionsReadyReasonSaysWhatIsWrong(t *testing.T) {
 			name: "an organization the key's user does not belong to is OrganizationNotFound",
 			setup: func(h *harness) {
 				other := h.posthog.AddOrganization("Elsewhere")
-				h.createSecret("posthog-api-key", h.posthog.AddAPIKey(inmemory.APIKey{
+				h.createSecret(h.posthog.AddAPIKey(inmemory.APIKey{
 					Admin: true, MemberOf: []string{other}, Scopes: []string{inmemory.ScopeOrganizationWrite},
 				}))
 			},
@@ -72,33 +72,33 @@ func TestAConnectionsReadyReasonSaysWhatIsWrong(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, harnessOptions{})
 			tc.setup(h)
-			h.createConnection("posthog", "posthog-api-key")
+			h.createConnection()
 
 			status := metav1.ConditionFalse
 			if tc.reason == iamv1alpha1.ReasonAvailable {
 				status = metav1.ConditionTrue
 			}
-			h.eventuallyConnectionReady("posthog", status, tc.reason)
+			h.eventuallyConnectionReady(status, tc.reason)
 		})
 	}
 }
 
 func TestAnUnreachablePostHogMakesTheConnectionUnreachable(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
-	h.createSecret("posthog-api-key", h.seeded.APIKey)
+	h.createSecret(h.seeded.APIKey)
 	h.url = "http://127.0.0.1:1" // nothing listens there
-	h.createConnection("posthog", "posthog-api-key")
+	h.createConnection()
 
-	h.eventuallyConnectionReady("posthog", metav1.ConditionFalse, iamv1alpha1.ReasonUnreachable)
+	h.eventuallyConnectionReady(metav1.ConditionFalse, iamv1alpha1.ReasonUnreachable)
 }
 
 func TestAMissingSecretThatAppearsLaterMakesTheConnectionReady(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
-	h.createConnection("posthog", "posthog-api-key")
-	h.eventuallyConnectionReady("posthog", metav1.ConditionFalse, iamv1alpha1.ReasonSecretNotFound)
+	h.createConnection()
+	h.eventuallyConnectionReady(metav1.ConditionFalse, iamv1alpha1.ReasonSecretNotFound)
 
-	h.createSecret("posthog-api-key", h.seeded.APIKey)
-	h.eventuallyConnectionReady("posthog", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	h.createSecret(h.seeded.APIKey)
+	h.eventuallyConnectionReady(metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
 	conn := &iamv1alpha1.PostHogConnection{}
 	h.g.Expect(k8s.Get(h.ctx, types.NamespacedName{Namespace: h.namespace, Name: "posthog"}, conn)).To(Succeed())

@@ -45,7 +45,7 @@ func TestAReferenceIsCreatedInPostHogAndItsIDRecorded(t *testing.T) {
 		h.g.Expect(ref.Status.CreatedAt.Time.Equal(remote[0].CreatedAt.Truncate(time.Second))).To(BeTrue())
 		h.g.Expect(posthog.Differences(posthog.ReferenceSpec{
 			Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "id-frontend",
-			ProviderRoleSlug: strPtr("slug-frontend"), ProviderRoleName: "Team frontend", Role: h.role("Engineering"),
+			ProviderRoleSlug: new("slug-frontend"), ProviderRoleName: "Team frontend", Role: h.role("Engineering"),
 		}, remote[0])).To(BeEmpty())
 		h.g.Expect(ref.Finalizers).To(ContainElement(controller.Finalizer))
 		h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(Equal(1))
@@ -58,7 +58,7 @@ func TestAnEqualRemoteReferenceIsAdoptedNotDuplicated(t *testing.T) {
 		h := newHarness(t, harnessOptions{observe: observe})
 		existing, err := h.posthog.PutReference(h.seeded.OrganizationID, posthog.ReferenceSpec{
 			Provider: "github", ProviderOrganizationID: "PostHog", ProviderRoleID: "ID-ADOPT",
-			ProviderRoleSlug: strPtr("slug-adopt"), ProviderRoleName: "Team adopt", Role: h.role("Engineering"),
+			ProviderRoleSlug: new("slug-adopt"), ProviderRoleName: "Team adopt", Role: h.role("Engineering"),
 		})
 		h.g.Expect(err).NotTo(HaveOccurred())
 		h.connect()
@@ -78,7 +78,7 @@ func TestSomeoneElsesReferenceWithTheSameKeysIsAConflictAndIsLeftAlone(t *testin
 		h := newHarness(t, harnessOptions{observe: observe})
 		theirs, err := h.posthog.PutReference(h.seeded.OrganizationID, posthog.ReferenceSpec{
 			Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "id-taken",
-			ProviderRoleSlug: strPtr("slug-taken"), ProviderRoleName: "Team taken", Role: h.role("Support"),
+			ProviderRoleSlug: new("slug-taken"), ProviderRoleName: "Team taken", Role: h.role("Support"),
 		})
 		h.g.Expect(err).NotTo(HaveOccurred())
 		h.connect()
@@ -202,16 +202,16 @@ func TestARotatedAPIKeyIsPickedUpWithoutARestart(t *testing.T) {
 		h.eventuallyReady("first", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
 		// A wrong key: the connection notices at once through the Secret watch.
-		h.setSecret("posthog-api-key", "phx_wrong_key")
-		h.eventuallyConnectionReady("posthog", metav1.ConditionFalse, iamv1alpha1.ReasonUnauthorized)
+		h.setSecret("phx_wrong_key")
+		h.eventuallyConnectionReady(metav1.ConditionFalse, iamv1alpha1.ReasonUnauthorized)
 
 		// Rotated to a new valid key: the connection recovers and new work uses it.
 		newKey := h.posthog.AddAPIKey(inmemory.APIKey{
 			Email: "admin@example.com", Admin: true, MemberOf: []string{h.seeded.OrganizationID},
 			Scopes: []string{inmemory.ScopeOrganizationWrite},
 		})
-		h.setSecret("posthog-api-key", newKey)
-		h.eventuallyConnectionReady("posthog", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.setSecret(newKey)
+		h.eventuallyConnectionReady(metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 		h.create(h.reference("second"))
 		h.eventuallyReady("second", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 		h.g.Expect(h.remote()).To(HaveLen(2))
@@ -337,12 +337,10 @@ func specOf(ref *iamv1alpha1.RoleExternalReference) posthog.ReferenceSpec {
 		ProviderRoleID: ref.Spec.ProviderRoleID, ProviderRoleName: ref.Spec.ProviderRoleName, Role: ref.Spec.Role,
 	}
 	if ref.Spec.ProviderRoleSlug != "" {
-		s.ProviderRoleSlug = strPtr(ref.Spec.ProviderRoleSlug)
+		s.ProviderRoleSlug = new(ref.Spec.ProviderRoleSlug)
 	}
 	return s
 }
-
-func strPtr(s string) *string { return &s }
 
 func TestTheInventoryConvergesManyReferencesWithOneCreateEachAndAFewListPages(t *testing.T) {
 	h := newHarness(t, harnessOptions{observe: controller.ObserveInventory})

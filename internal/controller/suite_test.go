@@ -38,7 +38,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -163,7 +162,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
-		Controller:             config.Controller{SkipNameValidation: ptr.To(true)},
+		Controller:             config.Controller{SkipNameValidation: new(true)},
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(controller.SetupControllers(mgr, controller.Config{
@@ -196,35 +195,41 @@ func (h *harness) role(name string) string {
 // and waits until the connection is Ready.
 func (h *harness) connect() {
 	h.t.Helper()
-	h.createSecret("posthog-api-key", h.seeded.APIKey)
-	h.createConnection("posthog", "posthog-api-key")
-	h.eventuallyConnectionReady("posthog", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	h.createSecret(h.seeded.APIKey)
+	h.createConnection()
+	h.eventuallyConnectionReady(metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 }
 
-func (h *harness) createSecret(name, apiKey string) {
+// The names every test uses for its Secret and connection.
+const (
+	secretName     = "posthog-api-key"
+	connectionName = "posthog"
+)
+
+func (h *harness) createSecret(apiKey string) {
 	h.t.Helper()
 	h.g.Expect(k8s.Create(h.ctx, &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: h.namespace},
 		StringData: map[string]string{iamv1alpha1.DefaultAPIKeySecretKey: apiKey},
 	})).To(Succeed())
 }
 
-func (h *harness) setSecret(name, apiKey string) {
+func (h *harness) setSecret(apiKey string) {
 	h.t.Helper()
 	secret := &corev1.Secret{}
-	h.g.Expect(k8s.Get(h.ctx, types.NamespacedName{Namespace: h.namespace, Name: name}, secret)).To(Succeed())
+	h.g.Expect(k8s.Get(h.ctx, types.NamespacedName{Namespace: h.namespace, Name: secretName}, secret)).To(Succeed())
 	secret.Data = map[string][]byte{iamv1alpha1.DefaultAPIKeySecretKey: []byte(apiKey)}
 	h.g.Expect(k8s.Update(h.ctx, secret)).To(Succeed())
 }
 
-func (h *harness) createConnection(name, secret string) {
+func (h *harness) createConnection() {
 	h.t.Helper()
 	h.g.Expect(k8s.Create(h.ctx, &iamv1alpha1.PostHogConnection{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: h.namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: connectionName, Namespace: h.namespace},
 		Spec: iamv1alpha1.PostHogConnectionSpec{
 			Host:            h.url,
 			OrganizationID:  h.seeded.OrganizationID,
-			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: secret},
+			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: secretName},
 		},
 	})).To(Succeed())
 }
@@ -303,11 +308,11 @@ func (h *harness) eventuallyReady(name string, status metav1.ConditionStatus, re
 	return ref
 }
 
-func (h *harness) eventuallyConnectionReady(name string, status metav1.ConditionStatus, reason string) {
+func (h *harness) eventuallyConnectionReady(status metav1.ConditionStatus, reason string) {
 	h.t.Helper()
 	h.g.Eventually(func(g Gomega) {
 		conn := &iamv1alpha1.PostHogConnection{}
-		g.Expect(k8s.Get(h.ctx, types.NamespacedName{Namespace: h.namespace, Name: name}, conn)).To(Succeed())
+		g.Expect(k8s.Get(h.ctx, types.NamespacedName{Namespace: h.namespace, Name: connectionName}, conn)).To(Succeed())
 		cond := meta.FindStatusCondition(conn.Status.Conditions, iamv1alpha1.ConditionReady)
 		g.Expect(cond).NotTo(BeNil())
 		g.Expect(cond.ObservedGeneration).To(Equal(conn.Generation))
