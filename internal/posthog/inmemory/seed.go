@@ -1,0 +1,210 @@
+package inmemory
+
+import (
+	"crypto/rand"
+	"fmt"
+	"maps"
+	"net/http"
+
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
+)
+
+// SeedRoleNames are the roles Seed creates.
+var SeedRoleNames = []string{"Engineering", "Support", "Admins"}
+
+// Seeded is what Seed created.
+type Seeded struct {
+	OrganizationID string
+	// Roles maps role names to their ids.
+	Roles map[string]string
+	// APIKey is an organization admin's key with the organization:write scope.
+	APIKey string
+}
+
+// NewSeeded returns a server that Seed has filled, with a random key.
+func NewSeeded(opts ...Option) (*Server, Seeded) {
+	s := New(opts...)
+	return s, s.Seed("")
+}
+
+// Seed creates an organization "Demo", the roles of SeedRoleNames and a
+// write key (apiKey, or a random one when empty) of its admin, not limited to
+// particular organizations.
+func (s *Server) Seed(apiKey string) Seeded {
+	seeded := Seeded{OrganizationID: s.AddOrganization("Demo"), Roles: map[string]string{}}
+	for _, name := range SeedRoleNames {
+		seeded.Roles[name] = s.AddRole(seeded.OrganizationID, name)
+	}
+	seeded.APIKey = s.AddAPIKey(APIKey{
+		Key:      apiKey,
+		Email:    "admin@example.com",
+		Admin:    true,
+		MemberOf: []string{seeded.OrganizationID},
+		Scopes:   []string{ScopeOrganizationWrite},
+	})
+	return seeded
+}
+
+// AddOrganization creates an organization and returns its id.
+func (s *Server) AddOrganization(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	org := &organization{id: s.newID(), name: name, roles: map[string]string{}}
+	s.orgs[org.id] = org
+	return org.id
+}
+
+// AddRole creates a role in an organization and returns its id. It panics
+// if the organization does not exist: that is a broken test.
+func (s *Server) AddRole(orgID, name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	org := s.mustOrganization(orgID)
+	id := s.newID()
+	org.roles[id] = name
+	return id
+}
+
+// AddAPIKey adds a personal API key and, if needed, its owner, who joins
+// the organizations of k.MemberOf (or k.OrganizationIDs) as an admin or a
+// member. It returns the key's secret.
+func (s *Server) AddAPIKey(k APIKey) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	owner := s.userFor(k.Email)
+	lvl := levelMember
+	if k.Admin {
+		lvl = levelAdmin
+	}
+	memberOf := k.MemberOf
+	if memberOf == nil {
+		memberOf = k.OrganizationIDs
+	}
+	for _, orgID := range memberOf {
+		owner.join(canonicalID(orgID), lvl)
+	}
+	key := &apiKey{owner: owner, scopes: append([]string(nil), k.Scopes...)}
+	if k.OrganizationIDs != nil {
+		key.orgs = make([]string, 0, len(k.OrganizationIDs))
+		for _, orgID := range k.OrganizationIDs {
+			key.orgs = append(key.orgs, canonicalID(orgID))
+		}
+	}
+	secret := k.Key
+	if secret == "" {
+		secret = "phx_" + rand.Text()
+	}
+	s.keys[secret] = key
+	return secret
+}
+
+// userFor returns the user with this email, creating it; an empty email
+// makes a new user. The caller holds s.mu.
+func (s *Server) userFor(email string) *user {
+	if u, ok := s.users[email]; ok && email != "" {
+		return u
+	}
+	s.nextUserID++
+	if email == "" {
+		email = fmt.Sprintf("user%d@example.com", s.nextUserID)
+	}
+	u := &user{
+		id:         s.nextUserID,
+		uid:        s.newID(),
+		distinctID: s.newID(),
+		email:      email,
+		firstName:  fmt.Sprintf("User %d", s.nextUserID),
+		levels:     map[string]level{},
+	}
+	s.users[email] = u
+	return u
+}
+
+func (s *Server) mustOrganization(orgID string) *organization {
+	org, ok := s.orgs[canonicalID(orgID)]
+	if !ok {
+		panic(fmt.Sprintf("inmemory: no organization %q", orgID))
+	}
+	return org
+}
+
+// PutReference stores a reference as if someone had created it behind the
+// operator's back: no authentication, no rate limit, no creator, but the
+// same validation and unique constraints as a create (the error is an
+// *APIError).
+func (s *Server) PutReference(orgID string, spec posthog.ReferenceSpec) (posthog.Reference, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	org, ok := s.orgs[canonicalID(orgID)]
+	if !ok {
+		return posthog.Reference{}, notFound(detailOrgNotFound)
+	}
+	valid, apiErr := validateSpec(org, specFields(spec))
+	if apiErr != nil {
+		return posthog.Reference{}, apiErr
+	}
+	return s.insert(org, valid, nil).reference(), nil
+}
+
+// DeleteReference deletes a reference behind the operator's back and
+// reports whether it existed.
+func (s *Server) DeleteReference(orgID, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	org, ok := s.orgs[canonicalID(orgID)]
+	return ok && org.remove(canonicalID(id))
+}
+
+// References returns the organization's references in list order (nil for
+// an unknown organization).
+func (s *Server) References(orgID string) []posthog.Reference {
+	refs, _ := s.references(orgID)
+	return refs
+}
+
+func (s *Server) references(orgID string) ([]posthog.Reference, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	org, ok := s.orgs[canonicalID(orgID)]
+	if !ok {
+		return nil, false
+	}
+	records := org.sorted(all)
+	refs := make([]posthog.Reference, 0, len(records))
+	for _, rec := range records {
+		refs = append(refs, rec.reference())
+	}
+	return refs, true
+}
+
+// Roles returns the organization's role names by role id (nil for an
+// unknown organization).
+func (s *Server) Roles(orgID string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	org, ok := s.orgs[canonicalID(orgID)]
+	if !ok {
+		return nil
+	}
+	return maps.Clone(org.roles)
+}
+
+// DebugHandler serves TEST-ONLY inspection endpoints, without
+// authentication, for demos: GET /_inmemory/references/{orgID} (the stored
+// references as JSON) and GET /_inmemory/requests (Requests as JSON). Never
+// expose it next to anything real.
+func (s *Server) DebugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /_inmemory/references/{org}", func(w http.ResponseWriter, r *http.Request) {
+		refs, ok := s.references(r.PathValue("org"))
+		if !ok {
+			writeJSON(w, http.StatusNotFound, notFound(detailOrgNotFound))
+			return
+		}
+		writeJSON(w, http.StatusOK, refs)
+	})
+	mux.HandleFunc("GET /_inmemory/requests", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, s.Requests())
+	})
+	return mux
+}
