@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -162,7 +163,11 @@ func (c *Connections) secretMetadata(
 func (c *Connections) readAPIKey(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (string, error) {
 	secret := &corev1.Secret{}
 	name := types.NamespacedName{Namespace: conn.Namespace, Name: conn.Spec.APIKeySecretRef.Name}
-	if err := c.APIReader.Get(ctx, name, secret); err != nil {
+	// client-go logs response bodies through the context's logger at high
+	// verbosity (V(8) and up): a Secret read must never reach a log, whatever
+	// --zap-log-level says, so this one call logs nothing.
+	quiet := logr.NewContext(ctx, logr.Discard())
+	if err := c.APIReader.Get(quiet, name, secret); err != nil {
 		return "", secretError(err, conn)
 	}
 	field := secretKeyOf(conn)

@@ -18,7 +18,9 @@ package controller_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -67,6 +69,10 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
+	flag.Parse()
+	if fuzz := flag.Lookup("test.fuzz"); fuzz != nil && fuzz.Value.String() != "" {
+		return m.Run() // fuzzing needs no control plane
+	}
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		fmt.Println("KUBEBUILDER_ASSETS is not set: run the tests with 'make test', which builds the control plane")
 		return 1
@@ -107,6 +113,7 @@ type harness struct {
 	g         Gomega
 	ctx       context.Context
 	namespace string
+	neighbour string // a second watched namespace, when asked for
 	posthog   *inmemory.Server
 	url       string
 	seeded    inmemory.Seeded
@@ -118,6 +125,10 @@ type harnessOptions struct {
 	resyncPeriod time.Duration
 	// limiter overrides the client-side rate limiter (default: generous).
 	limiter *posthog.Limiter
+	// logs, when set, receives the manager's logs at the most verbose level.
+	logs io.Writer
+	// neighbour adds a second namespace, watched by the same manager.
+	neighbour bool
 }
 
 var namespaceCounter atomic.Int64
@@ -149,6 +160,13 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		strings.NewReplacer("/", "-", "_", "-", " ", "-").Replace(t.Name())))
 	ns = strings.Trim(ns[:min(len(ns), 60)], "-")
 	g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+	watched := map[string]cache.Config{ns: {}}
+	neighbour := ""
+	if opts.neighbour {
+		neighbour = strings.Trim(ns[:min(len(ns), 55)], "-") + "-nbr"
+		g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: neighbour}})).To(Succeed())
+		watched[neighbour] = cache.Config{}
+	}
 
 	if opts.resyncPeriod == 0 {
 		opts.resyncPeriod = time.Hour
@@ -157,11 +175,16 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	if limiter == nil {
 		limiter = posthog.NewLimiter(posthog.LimiterConfig{PerMinute: 100000, PerHour: 1000000})
 	}
+	logger := logf.Log
+	if opts.logs != nil {
+		logger = zap.New(zap.WriteTo(opts.logs), zap.Level(zapcore.Level(-10)))
+	}
 	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Logger:                 logger,
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		Cache:                  cache.Options{DefaultNamespaces: watched},
 		Controller:             config.Controller{SkipNameValidation: new(true)},
 	})
 	g.Expect(err).NotTo(HaveOccurred())
@@ -182,7 +205,8 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		}
 	}()
 
-	return &harness{t: t, g: g, ctx: ctx, namespace: ns, posthog: server, url: httpServer.URL, seeded: seeded}
+	return &harness{t: t, g: g, ctx: ctx, namespace: ns, neighbour: neighbour, posthog: server, url: httpServer.URL,
+		seeded: seeded}
 }
 
 func (h *harness) role(name string) string {

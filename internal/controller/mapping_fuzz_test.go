@@ -1,0 +1,78 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"encoding/json"
+	"testing"
+	"unicode/utf8"
+
+	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
+)
+
+// FuzzDesiredReference checks the manifest -> request mapping: every spec
+// field reaches the JSON PostHog receives unchanged, under its PostHog name,
+// an empty slug is sent as absent (never as ""), nothing else is sent, and a
+// reference PostHog stores from that request compares equal to the spec.
+func FuzzDesiredReference(f *testing.F) {
+	f.Add("github", "posthog", "12345", "frontend-team", "Frontend team", "543e2fa5-dae3-497f-aa96-e06da8fcb379")
+	f.Add("okta", "ACME", "00g1", "", "Ops \"quoted\" <b>", "543E2FA5-DAE3-497F-AA96-E06DA8FCB379")
+	f.Fuzz(func(t *testing.T, provider, org, roleID, slug, name, role string) {
+		for _, s := range []string{provider, org, roleID, slug, name, role} {
+			if !utf8.ValidString(s) {
+				t.Skip("the API server only stores valid UTF-8")
+			}
+		}
+		ref := &iamv1alpha1.RoleExternalReference{Spec: iamv1alpha1.RoleExternalReferenceSpec{
+			Provider: provider, ProviderOrganizationID: org, ProviderRoleID: roleID,
+			ProviderRoleSlug: slug, ProviderRoleName: name, Role: role,
+		}}
+		desired := desiredReference(ref)
+
+		body, err := json.Marshal(desired)
+		if err != nil {
+			t.Fatalf("the request body does not encode: %v", err)
+		}
+		var sent map[string]any
+		if err := json.Unmarshal(body, &sent); err != nil {
+			t.Fatalf("the request body does not decode: %v", err)
+		}
+		want := map[string]any{
+			"provider": provider, "provider_organization_id": org, "provider_role_id": roleID,
+			"provider_role_name": name, "role": role,
+		}
+		if slug != "" {
+			want["provider_role_slug"] = slug
+		}
+		if len(sent) != len(want) {
+			t.Fatalf("sent fields %v, want exactly %v", sent, want)
+		}
+		for k, v := range want {
+			if sent[k] != v {
+				t.Fatalf("field %s sent as %q, want %q", k, sent[k], v)
+			}
+		}
+
+		stored := posthog.Reference{ID: "id", Provider: desired.Provider,
+			ProviderOrganizationID: desired.ProviderOrganizationID, ProviderRoleID: desired.ProviderRoleID,
+			ProviderRoleSlug: desired.ProviderRoleSlug, ProviderRoleName: desired.ProviderRoleName, Role: desired.Role}
+		if diff := posthog.Differences(desired, stored); len(diff) != 0 {
+			t.Fatalf("a reference stored from the request differs from the spec in %v", diff)
+		}
+	})
+}
