@@ -40,7 +40,17 @@ const (
 	apiKeyEnv  = "POSTHOG_API_KEY"
 	// idSeed makes --deterministic ids the same on every run.
 	idSeed = "inmemory-posthog-demo"
+	// sampleOrganizationID is the organization config/samples names.
+	sampleOrganizationID = "0190f5a4-6a1b-7c3d-9e8f-123456789abc"
 )
+
+// sampleRoleIDs are the role ids config/samples names, so with
+// --deterministic the samples apply unchanged.
+var sampleRoleIDs = map[string]string{
+	"Engineering": "543e2fa5-dae3-497f-aa96-e06da8fcb379",
+	"Admins":      "9d2e4f6a-8b0c-4d1e-a3f5-7c9b1d3e5f70",
+	"Support":     "6b1c7a0e-2f4d-4c8a-9b3e-5d7f1a2c3e4f",
+}
 
 // config is the command line.
 type config struct {
@@ -89,7 +99,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	srv := inmemory.New(serverOptions(cfg, logger)...)
-	seeded := srv.Seed(cfg.apiKey)
+	var seeded inmemory.Seeded
+	if cfg.deterministic {
+		seeded = srv.SeedWithIDs(cfg.apiKey, sampleOrganizationID, sampleRoleIDs)
+	} else {
+		seeded = srv.Seed(cfg.apiKey)
+	}
 	srv.SetLatency(cfg.latencyMin, cfg.latencyMax)
 	srv.SetErrorRate(cfg.errorRate)
 
@@ -167,7 +182,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&cfg.rateLimit.PerHour, "rate-limit-per-hour", 4800, "requests per key per hour (0: unlimited)")
 	fs.DurationVar(&cfg.rateLimit.Window, "rate-limit-window", time.Minute,
 		"length of the rate limit's minute; the hour is 60 of them")
-	fs.BoolVar(&cfg.deterministic, "deterministic", true, "stable organization, role and reference ids")
+	fs.BoolVar(&cfg.deterministic, "deterministic", true, "stable ids: the organization and roles config/samples names, and reference ids from a fixed seed")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

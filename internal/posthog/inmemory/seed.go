@@ -31,9 +31,15 @@ func NewSeeded(opts ...Option) (*Server, Seeded) {
 // write key (apiKey, or a random one when empty) of its admin, not limited to
 // particular organizations.
 func (s *Server) Seed(apiKey string) Seeded {
-	seeded := Seeded{OrganizationID: s.AddOrganization("Demo"), Roles: map[string]string{}}
+	return s.SeedWithIDs(apiKey, "", nil)
+}
+
+// SeedWithIDs is Seed with chosen organization and role ids (by role name);
+// an empty or missing id gets a new one.
+func (s *Server) SeedWithIDs(apiKey, orgID string, roleIDs map[string]string) Seeded {
+	seeded := Seeded{OrganizationID: s.AddOrganizationWithID(orgID, "Demo"), Roles: map[string]string{}}
 	for _, name := range SeedRoleNames {
-		seeded.Roles[name] = s.AddRole(seeded.OrganizationID, name)
+		seeded.Roles[name] = s.AddRoleWithID(seeded.OrganizationID, roleIDs[name], name)
 	}
 	seeded.APIKey = s.AddAPIKey(APIKey{
 		Key:      apiKey,
@@ -47,9 +53,18 @@ func (s *Server) Seed(apiKey string) Seeded {
 
 // AddOrganization creates an organization and returns its id.
 func (s *Server) AddOrganization(name string) string {
+	return s.AddOrganizationWithID("", name)
+}
+
+// AddOrganizationWithID creates an organization with a chosen id (a new one
+// when id is empty), so a demo can match ids written in sample manifests.
+func (s *Server) AddOrganizationWithID(id, name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	org := &organization{id: s.newID(), name: name, roles: map[string]string{}}
+	if id == "" {
+		id = s.newID()
+	}
+	org := &organization{id: id, name: name, roles: map[string]string{}}
 	s.orgs[org.id] = org
 	return org.id
 }
@@ -57,10 +72,17 @@ func (s *Server) AddOrganization(name string) string {
 // AddRole creates a role in an organization and returns its id. It panics
 // if the organization does not exist: that is a broken test.
 func (s *Server) AddRole(orgID, name string) string {
+	return s.AddRoleWithID(orgID, "", name)
+}
+
+// AddRoleWithID creates a role with a chosen id (a new one when id is empty).
+func (s *Server) AddRoleWithID(orgID, id, name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	org := s.mustOrganization(orgID)
-	id := s.newID()
+	if id == "" {
+		id = s.newID()
+	}
 	org.roles[id] = name
 	return id
 }
