@@ -1,0 +1,627 @@
+package posthog
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultRequestTimeout   = 30 * time.Second
+	DefaultMaxResponseBytes = 4 << 20
+	DefaultMaxLimiterWait   = 30 * time.Second
+	DefaultMaxAttempts      = 3
+	DefaultMinBackoff       = 200 * time.Millisecond
+	DefaultMaxBackoff       = 2 * time.Second
+	// DefaultPageSize is ListAll's page size when the options name none.
+	// Larger than PostHog's default of 100 to spend fewer requests of the
+	// key's budget; PostHog's own UI asks for 1000.
+	DefaultPageSize = 500
+)
+
+const (
+	userAgent = "posthog-operator"
+	// drainLimit is how much of an unread body is discarded so the
+	// connection can be reused; past it, closing is cheaper.
+	drainLimit = 64 << 10
+)
+
+// ErrInvalidConfig is wrapped by every error NewClient returns. Its messages
+// never contain the configured values.
+var ErrInvalidConfig = errors.New("posthog: invalid client config")
+
+var (
+	errHostInvalid     = fmt.Errorf("%w: host must be an absolute http or https URL", ErrInvalidConfig)
+	errHostExtras      = fmt.Errorf("%w: host must not contain credentials, a query or a fragment", ErrInvalidConfig)
+	errOrgInvalid      = fmt.Errorf("%w: organization id must be a UUID", ErrInvalidConfig)
+	errKeyEmpty        = fmt.Errorf("%w: API key is empty", ErrInvalidConfig)
+	errKeyMalformed    = fmt.Errorf("%w: API key contains whitespace or control characters", ErrInvalidConfig)
+	errInsecureTLS     = fmt.Errorf("%w: HTTP client must verify TLS certificates", ErrInvalidConfig)
+	errBodyTooLarge    = errors.New("response body exceeds the size limit")
+	errMissingRefField = errors.New(`response has no "reference" field`)
+	errReferenceNoID   = errors.New("reference in response has no id")
+)
+
+// Config configures a Client. Host, OrganizationID and APIKey are required;
+// every other zero field takes a default.
+type Config struct {
+	// Host is PostHog's base URL, e.g. https://us.posthog.com.
+	Host string
+	// OrganizationID is the PostHog organization's UUID.
+	OrganizationID string
+	// APIKey is a personal API key, sent only as a Bearer token.
+	APIKey string
+	// HTTPClient is copied; redirects are always refused on the copy.
+	HTTPClient *http.Client
+	// Limiter defaults to SharedLimiter(APIKey).
+	Limiter *Limiter
+	// RequestTimeout bounds each attempt (default 30s).
+	RequestTimeout time.Duration
+	// MaxResponseBytes caps a response body (default 4 MiB).
+	MaxResponseBytes int64
+	// MaxLimiterWait is the longest a call queues in the limiter; a longer
+	// wait returns KindThrottled at once so the caller can requeue instead
+	// of holding a worker (default 30s).
+	MaxLimiterWait time.Duration
+	// Retry applies to GET and DELETE only.
+	Retry RetryPolicy
+}
+
+// String hides the API key, so a logged Config leaks nothing.
+func (c Config) String() string {
+	return fmt.Sprintf("posthog.Config{Host: %q, OrganizationID: %q, APIKey: %s}", c.Host, c.OrganizationID, redacted)
+}
+
+// GoString hides the API key from %#v too.
+func (c Config) GoString() string { return c.String() }
+
+// RetryPolicy is the bounded exponential backoff, with jitter, between
+// attempts of an idempotent call that failed with a 5xx or a transport error.
+type RetryPolicy struct {
+	// MaxAttempts counts the first attempt (default 3; 1 disables retries).
+	MaxAttempts int
+	MinBackoff  time.Duration
+	MaxBackoff  time.Duration
+}
+
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	if p.MaxAttempts <= 0 {
+		p.MaxAttempts = DefaultMaxAttempts
+	}
+	if p.MinBackoff <= 0 {
+		p.MinBackoff = DefaultMinBackoff
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = DefaultMaxBackoff
+	}
+	p.MaxBackoff = max(p.MaxBackoff, p.MinBackoff)
+	return p
+}
+
+// backoff is the pause after the given failed attempt (1-based): doubling
+// from MinBackoff up to MaxBackoff, with jitter in its upper half so
+// clients failing together do not retry together.
+func (p RetryPolicy) backoff(attempt int) time.Duration {
+	d := p.MinBackoff
+	for i := 1; i < attempt && d < p.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, p.MaxBackoff)
+	return d/2 + rand.N(d/2+1)
+}
+
+// Client talks to one PostHog organization's role external references with
+// one API key. It is safe for concurrent use.
+type Client struct {
+	host           string // scheme://host, for String only
+	base           *url.URL
+	authorization  string
+	httpClient     *http.Client
+	limiter        *Limiter
+	scrub          sanitizer
+	requestTimeout time.Duration
+	maxLimiterWait time.Duration
+	maxBody        int64
+	retry          RetryPolicy
+}
+
+var _ API = (*Client)(nil)
+
+// NewClient validates cfg and returns a client.
+func NewClient(cfg Config) (*Client, error) {
+	base, err := baseURL(cfg.Host, cfg.OrganizationID)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateKey(cfg.APIKey); err != nil {
+		return nil, err
+	}
+	httpClient, err := safeHTTPClient(cfg.HTTPClient)
+	if err != nil {
+		return nil, err
+	}
+	limiter := cfg.Limiter
+	if limiter == nil {
+		limiter = SharedLimiter(cfg.APIKey)
+	}
+	return &Client{
+		host:           base.Scheme + "://" + base.Host,
+		base:           base,
+		authorization:  "Bearer " + cfg.APIKey,
+		httpClient:     httpClient,
+		limiter:        limiter,
+		scrub:          sanitizer{secret: cfg.APIKey},
+		requestTimeout: positiveOr(cfg.RequestTimeout, DefaultRequestTimeout),
+		maxLimiterWait: positiveOr(cfg.MaxLimiterWait, DefaultMaxLimiterWait),
+		maxBody:        positiveOr(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
+		retry:          cfg.Retry.withDefaults(),
+	}, nil
+}
+
+// String names the client's host and endpoint, never its key.
+func (c *Client) String() string {
+	return "posthog.Client(" + c.host + c.base.Path + ")"
+}
+
+// GoString hides the API key from %#v too.
+func (c *Client) GoString() string { return c.String() }
+
+func positiveOr[T time.Duration | int64](v, fallback T) T {
+	if v > 0 {
+		return v
+	}
+	return fallback
+}
+
+// baseURL is {host}/api/organizations/{org}/role_external_references/. A
+// host with a path (a self-hosted PostHog under a prefix) keeps it.
+func baseURL(host, org string) (*url.URL, error) {
+	u, err := url.Parse(strings.TrimSpace(host))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return nil, errHostInvalid
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return nil, errHostExtras
+	}
+	id, err := uuid.Parse(org)
+	if err != nil || strings.ContainsAny(org, "{}:") {
+		return nil, errOrgInvalid
+	}
+	u.Path = strings.TrimRight(u.Path, "/") + "/api/organizations/" + id.String() + "/role_external_references/"
+	u.RawPath = ""
+	return u, nil
+}
+
+func validateKey(key string) error {
+	if key == "" {
+		return errKeyEmpty
+	}
+	for _, r := range key {
+		if r <= ' ' || r == 0x7f {
+			return errKeyMalformed
+		}
+	}
+	return nil
+}
+
+// safeHTTPClient copies hc (or the default client) so that redirects are
+// refused: PostHog's API never redirects, and following one could carry the
+// Authorization header to another host.
+func safeHTTPClient(hc *http.Client) (*http.Client, error) {
+	if hc == nil {
+		hc = &http.Client{Transport: defaultTransport()}
+	}
+	if t, ok := hc.Transport.(*http.Transport); ok && t.TLSClientConfig != nil && t.TLSClientConfig.InsecureSkipVerify {
+		return nil, errInsecureTLS
+	}
+	safe := *hc
+	safe.CheckRedirect = refuseRedirect
+	return &safe, nil
+}
+
+func refuseRedirect(*http.Request, []*http.Request) error {
+	return http.ErrUseLastResponse
+}
+
+// defaultTransport is shared by every default client, so clients built per
+// connection do not each keep their own idle connections.
+var defaultTransport = sync.OnceValue(func() http.RoundTripper {
+	t := &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
+	if std, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = std.Clone()
+	}
+	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ResponseHeaderTimeout = DefaultRequestTimeout
+	t.IdleConnTimeout = 90 * time.Second
+	t.MaxIdleConnsPerHost = 16
+	return t
+})
+
+// route is one endpoint: its method and the name used in errors and metrics.
+type route struct {
+	method     string
+	name       string
+	idempotent bool
+}
+
+var (
+	routeList   = route{method: http.MethodGet, name: "list", idempotent: true}
+	routeLookup = route{method: http.MethodGet, name: "lookup", idempotent: true}
+	routeCreate = route{method: http.MethodPost, name: "create"}
+	routeDelete = route{method: http.MethodDelete, name: "delete", idempotent: true}
+)
+
+// call is one API call: a route, the URL to send it to and a JSON body.
+type call struct {
+	rt     route
+	target *url.URL
+	body   []byte
+}
+
+// response is a 2xx response, its body read in full.
+type response struct {
+	status int
+	body   []byte
+}
+
+// Lookup implements API.
+func (c *Client) Lookup(ctx context.Context, q LookupQuery) (*Reference, error) {
+	query, err := lookupQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.do(ctx, call{rt: routeLookup, target: c.endpoint("lookup/", query)})
+	if err != nil {
+		return nil, err
+	}
+	ref, err := decodeLookup(resp.body)
+	if err != nil {
+		return nil, decodeError(routeLookup, resp.status, err, c.scrub)
+	}
+	return ref, nil
+}
+
+func lookupQuery(q LookupQuery) (url.Values, error) {
+	switch {
+	case q.Provider == "":
+		return nil, requestError(routeLookup, KindValidation, "provider is required")
+	case q.ProviderOrganizationID == "":
+		return nil, requestError(routeLookup, KindValidation, "provider_organization_id is required")
+	case q.ProviderRoleID == "" && q.ProviderRoleSlug == "":
+		return nil, requestError(routeLookup, KindValidation,
+			"Either provider_role_slug or provider_role_id must be provided.")
+	}
+	query := url.Values{}
+	query.Set("provider", q.Provider)
+	query.Set("provider_organization_id", q.ProviderOrganizationID)
+	setIfNotEmpty(query, "provider_role_id", q.ProviderRoleID)
+	setIfNotEmpty(query, "provider_role_slug", q.ProviderRoleSlug)
+	return query, nil
+}
+
+// List implements API.
+func (c *Client) List(ctx context.Context, opts ListOptions) (Page, error) {
+	return c.listPage(ctx, c.endpoint("", listQuery(opts)))
+}
+
+func (c *Client) listPage(ctx context.Context, target *url.URL) (Page, error) {
+	resp, err := c.do(ctx, call{rt: routeList, target: target})
+	if err != nil {
+		return Page{}, err
+	}
+	page, err := decodePage(resp.body)
+	if err != nil {
+		return Page{}, decodeError(routeList, resp.status, err, c.scrub)
+	}
+	return page, nil
+}
+
+func listQuery(opts ListOptions) url.Values {
+	query := url.Values{}
+	if opts.Limit > 0 {
+		query.Set("limit", strconv.Itoa(opts.Limit))
+	}
+	if opts.Offset > 0 {
+		query.Set("offset", strconv.Itoa(opts.Offset))
+	}
+	setIfNotEmpty(query, "provider", opts.Provider)
+	setIfNotEmpty(query, "provider_organization_id", opts.ProviderOrganizationID)
+	setIfNotEmpty(query, "role_id", opts.RoleID)
+	return query
+}
+
+func setIfNotEmpty(query url.Values, name, value string) {
+	if value != "" {
+		query.Set(name, value)
+	}
+}
+
+// ListAll implements API. Offset pagination is not a snapshot: a reference
+// created or deleted meanwhile can shift others across pages, so results are
+// de-duplicated by id, and a reference missed this time is seen next resync.
+func (c *Client) ListAll(ctx context.Context, opts ListOptions) ([]Reference, error) {
+	if opts.Limit <= 0 {
+		opts.Limit = DefaultPageSize
+	}
+	var all []Reference
+	seen := map[string]bool{}
+	target := c.endpoint("", listQuery(opts))
+	for {
+		page, err := c.listPage(ctx, target)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range page.Results {
+			if !seen[ref.ID] {
+				seen[ref.ID] = true
+				all = append(all, ref)
+			}
+		}
+		opts.Offset += len(page.Results)
+		if page.Next == nil || len(page.Results) == 0 || opts.Offset >= page.Count {
+			return all, nil
+		}
+		target = c.nextPage(*page.Next, opts)
+	}
+}
+
+// nextPage follows PostHog's next link only when it points at this very
+// endpoint on the configured scheme and host: the API key is never sent
+// anywhere else. Otherwise (e.g. a proxy made PostHog print http:// links)
+// the next page is computed from the offset.
+func (c *Client) nextPage(next string, opts ListOptions) *url.URL {
+	u, err := url.Parse(next)
+	if err == nil && u.Scheme == c.base.Scheme && strings.EqualFold(u.Host, c.base.Host) &&
+		u.User == nil && u.Path == c.base.Path && u.Fragment == "" {
+		return u
+	}
+	return c.endpoint("", listQuery(opts))
+}
+
+// Create implements API. It is sent once: see API.Create.
+func (c *Client) Create(ctx context.Context, spec ReferenceSpec) (Reference, error) {
+	if spec.ProviderRoleSlug != nil && *spec.ProviderRoleSlug == "" {
+		// An empty slug would take part in the slug uniqueness check; null never does.
+		spec.ProviderRoleSlug = nil
+	}
+	body, err := json.Marshal(spec)
+	if err != nil {
+		return Reference{}, requestError(routeCreate, KindValidation, err.Error())
+	}
+	resp, err := c.do(ctx, call{rt: routeCreate, target: c.endpoint("", nil), body: body})
+	if err != nil {
+		return Reference{}, err
+	}
+	ref, err := decodeReference(resp.body)
+	if err != nil {
+		return Reference{}, decodeError(routeCreate, resp.status, err, c.scrub)
+	}
+	return ref, nil
+}
+
+// Delete implements API.
+func (c *Client) Delete(ctx context.Context, id string) error {
+	parsed, err := uuid.Parse(id)
+	if err != nil || strings.ContainsAny(id, "{}:") {
+		// Checked so no id can change the request path.
+		return requestError(routeDelete, KindValidation, "reference id must be a UUID")
+	}
+	_, err = c.do(ctx, call{rt: routeDelete, target: c.endpoint(parsed.String()+"/", nil)})
+	return err
+}
+
+// endpoint is the base URL plus a path suffix and a query.
+func (c *Client) endpoint(suffix string, query url.Values) *url.URL {
+	u := *c.base
+	u.Path += suffix
+	u.RawQuery = query.Encode()
+	return &u
+}
+
+// do sends cl, retrying an idempotent call after a 5xx or a transport error.
+func (c *Client) do(ctx context.Context, cl call) (response, error) {
+	attempts := 1
+	if cl.rt.idempotent {
+		attempts = c.retry.MaxAttempts
+	}
+	for attempt := 1; ; attempt++ {
+		resp, err := c.attempt(ctx, cl)
+		if err == nil || attempt >= attempts || !retriable(err) || !sleep(ctx, c.retry.backoff(attempt)) {
+			return resp, err
+		}
+	}
+}
+
+func retriable(err error) bool {
+	kind := KindOf(err)
+	return kind == KindServer || kind == KindTransport
+}
+
+// sleep waits for d and reports whether to go on: not if ctx ends first,
+// and without waiting at all if ctx's deadline comes sooner than d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+		return false
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+// attempt sends cl once: it waits for the limiter, then gives the request
+// RequestTimeout (or less, if ctx ends sooner).
+func (c *Client) attempt(ctx context.Context, cl call) (response, error) {
+	if err := c.waitTurn(ctx, cl.rt); err != nil {
+		return response{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
+	defer cancel()
+	req, err := c.newRequest(ctx, cl)
+	if err != nil {
+		return response{}, requestError(cl.rt, KindUnknown, "cannot build request")
+	}
+	start := time.Now()
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		observeRequest(cl.rt, 0, time.Since(start))
+		return response{}, transportError(cl.rt, err, c.scrub)
+	}
+	defer drainAndClose(resp.Body)
+	body, readErr := readLimited(resp.Body, c.maxBody)
+	observeRequest(cl.rt, resp.StatusCode, time.Since(start))
+	return c.interpret(cl.rt, resp, body, readErr)
+}
+
+// waitTurn queues in the key's limiter for at most MaxLimiterWait (or what
+// is left of ctx); a longer wait is returned as KindThrottled.
+func (c *Client) waitTurn(ctx context.Context, rt route) error {
+	maxDelay := c.maxLimiterWait
+	if deadline, ok := ctx.Deadline(); ok {
+		maxDelay = max(min(maxDelay, time.Until(deadline)), 0)
+	}
+	err := c.limiter.wait(ctx, maxDelay)
+	if err == nil {
+		return nil
+	}
+	if throttled, ok := errors.AsType[*Error](err); ok {
+		throttled.Method, throttled.Endpoint = rt.method, rt.name
+		return throttled
+	}
+	return transportError(rt, err, c.scrub)
+}
+
+func (c *Client) newRequest(ctx context.Context, cl call) (*http.Request, error) {
+	var body io.Reader
+	if cl.body != nil {
+		body = bytes.NewReader(cl.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.rt.method, cl.target.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", c.authorization)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	if cl.body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return req, nil
+}
+
+// interpret turns an HTTP response into a result. A 429 pauses the whole
+// key's limiter for the wait PostHog names.
+func (c *Client) interpret(rt route, resp *http.Response, body []byte, readErr error) (response, error) {
+	status := resp.StatusCode
+	switch {
+	case status >= 300 && status < 400:
+		return response{}, c.redirectRefused(rt, resp)
+	case status < 200 || status >= 300:
+		failed := failedResponse{status: status, header: resp.Header, body: body, now: time.Now()}
+		failure := classifyResponse(rt, failed, c.scrub)
+		if failure.Kind == KindThrottled {
+			observeThrottled(rt)
+			c.limiter.Pause(failure.RetryAfter)
+		}
+		return response{}, failure
+	case errors.Is(readErr, errBodyTooLarge):
+		return response{}, decodeError(rt, status, readErr, c.scrub)
+	case readErr != nil:
+		return response{}, transportError(rt, readErr, c.scrub)
+	}
+	return response{status: status, body: body}, nil
+}
+
+// redirectRefused names where the redirect pointed (scheme and host only),
+// which is what a user needs to fix a host such as http:// for https://.
+func (c *Client) redirectRefused(rt route, resp *http.Response) *Error {
+	where := "another location"
+	if loc, err := resp.Location(); err == nil {
+		where = loc.Scheme + "://" + loc.Host
+	}
+	detail := "redirect to " + where + " refused; set the host to the URL PostHog's API is served from"
+	return &Error{
+		Kind:       KindUnknown,
+		StatusCode: resp.StatusCode,
+		Method:     rt.method,
+		Endpoint:   rt.name,
+		Detail:     c.scrub.clean(detail, maxDetailRunes),
+	}
+}
+
+// readLimited reads at most limit bytes; a longer body is an error.
+func readLimited(body io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(body, limit+1))
+	if int64(len(data)) > limit {
+		return data[:limit], errBodyTooLarge
+	}
+	return data, err
+}
+
+func drainAndClose(body io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, drainLimit))
+	_ = body.Close()
+}
+
+func decodeLookup(body []byte) (*Reference, error) {
+	var envelope struct {
+		Reference json.RawMessage `json:"reference"`
+	}
+	if err := json.Unmarshal(body, &envelope); err != nil {
+		return nil, err
+	}
+	switch string(envelope.Reference) {
+	case "":
+		return nil, errMissingRefField
+	case "null":
+		return nil, nil
+	}
+	ref, err := decodeReference(envelope.Reference)
+	if err != nil {
+		return nil, err
+	}
+	return &ref, nil
+}
+
+func decodeReference(body []byte) (Reference, error) {
+	var ref Reference
+	if err := json.Unmarshal(body, &ref); err != nil {
+		return Reference{}, err
+	}
+	if ref.ID == "" {
+		return Reference{}, errReferenceNoID
+	}
+	return ref, nil
+}
+
+func decodePage(body []byte) (Page, error) {
+	var page Page
+	if err := json.Unmarshal(body, &page); err != nil {
+		return Page{}, err
+	}
+	for _, ref := range page.Results {
+		if ref.ID == "" {
+			return Page{}, errReferenceNoID
+		}
+	}
+	return page, nil
+}

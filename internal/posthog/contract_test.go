@@ -1,0 +1,503 @@
+package posthog_test
+
+// Contract tests: the real client against the in-memory PostHog over real
+// HTTP. They check that the two agree on paths, bodies, pagination, error
+// classes and rate limiting, so that controller tests built on the
+// in-memory server say something about the real one.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
+	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
+)
+
+// contractEnv is an in-memory PostHog behind an HTTP server, seeded with an
+// organization, its roles and an admin's write key.
+type contractEnv struct {
+	ph     *inmemory.Server
+	url    string
+	seeded inmemory.Seeded
+}
+
+func newContractEnv(t *testing.T, opts ...inmemory.Option) *contractEnv {
+	t.Helper()
+	opts = append([]inmemory.Option{inmemory.WithRateLimit(inmemory.NoRateLimit())}, opts...)
+	ph, seeded := inmemory.NewSeeded(opts...)
+	srv := httptest.NewServer(ph)
+	t.Cleanup(srv.Close)
+	t.Cleanup(ph.Close) // runs first: releases hung requests so srv.Close returns
+	return &contractEnv{ph: ph, url: srv.URL, seeded: seeded}
+}
+
+// client returns a client with the seeded key, a private unlimited limiter
+// and fast retries; edits adjust the config.
+func (e *contractEnv) client(t *testing.T, edits ...func(*posthog.Config)) *posthog.Client {
+	t.Helper()
+	cfg := posthog.Config{
+		Host:           e.url,
+		OrganizationID: e.seeded.OrganizationID,
+		APIKey:         e.seeded.APIKey,
+		Limiter:        posthog.NewLimiter(posthog.LimiterConfig{PerMinute: -1, PerHour: -1}),
+		Retry:          posthog.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond},
+	}
+	for _, edit := range edits {
+		edit(&cfg)
+	}
+	c, err := posthog.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return c
+}
+
+func (e *contractEnv) spec(id, slug string) posthog.ReferenceSpec {
+	s := posthog.ReferenceSpec{
+		Provider:               "github",
+		ProviderOrganizationID: "PostHog",
+		ProviderRoleID:         id,
+		ProviderRoleName:       "Team " + id,
+		Role:                   e.seeded.Roles["Engineering"],
+	}
+	if slug != "" {
+		s.ProviderRoleSlug = &slug
+	}
+	return s
+}
+
+func (e *contractEnv) put(t *testing.T, spec posthog.ReferenceSpec) posthog.Reference {
+	t.Helper()
+	ref, err := e.ph.PutReference(e.seeded.OrganizationID, spec)
+	if err != nil {
+		t.Fatalf("PutReference: %v", err)
+	}
+	return ref
+}
+
+func requireKind(t *testing.T, err error, want posthog.Kind) {
+	t.Helper()
+	_ = requireError(t, err, want)
+}
+
+func requireError(t *testing.T, err error, want posthog.Kind) *posthog.Error {
+	t.Helper()
+	e, ok := errors.AsType[*posthog.Error](err)
+	if !ok || e.Kind != want {
+		t.Fatalf("kind of %v = %v, want %v", err, posthog.KindOf(err), want)
+	}
+	return e
+}
+
+func requireSame(t *testing.T, spec posthog.ReferenceSpec, ref *posthog.Reference) {
+	t.Helper()
+	if ref == nil {
+		t.Fatal("no reference")
+	}
+	if diff := posthog.Differences(spec, *ref); len(diff) != 0 {
+		t.Fatalf("reference %+v differs from %+v in %v", *ref, spec, diff)
+	}
+}
+
+func TestContractCreateThenLookupAndListFindTheReference(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	c := env.client(t)
+	ctx := context.Background()
+	spec := env.spec("12345", "frontend-team")
+
+	created, err := c.Create(ctx, spec)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	requireSame(t, spec, &created)
+	if created.ID == "" || created.CreatedAt.IsZero() || created.CreatedBy == nil || created.CreatedBy.Email == "" {
+		t.Errorf("server-set fields missing from %+v", created)
+	}
+
+	found, err := c.Lookup(ctx, spec.Query())
+	if err != nil || found == nil || found.ID != created.ID {
+		t.Fatalf("Lookup = %+v, %v; want %s", found, err, created.ID)
+	}
+	page, err := c.List(ctx, posthog.ListOptions{Provider: "github"})
+	if err != nil || page.Count != 1 || len(page.Results) != 1 || page.Results[0].ID != created.ID {
+		t.Fatalf("List = %+v, %v", page, err)
+	}
+
+}
+
+func TestContractDeleteRemovesAReferenceAndThenFindsNothing(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	c := env.client(t)
+	ctx := context.Background()
+	spec := env.spec("12345", "frontend-team")
+	ref := env.put(t, spec)
+
+	if err := c.Delete(ctx, ref.ID); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if err := c.Delete(ctx, ref.ID); !posthog.IsNotFound(err) {
+		t.Errorf("second Delete = %v, want not found", err)
+	}
+	if gone, err := c.Lookup(ctx, spec.Query()); err != nil || gone != nil {
+		t.Errorf("Lookup after Delete = %+v, %v; want nil, nil", gone, err)
+	}
+}
+
+func TestContractANullSlugStaysNullAndNeverConflicts(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	c := env.client(t)
+	ctx := context.Background()
+
+	withoutSlug := env.spec("1", "")
+	emptySlug := env.spec("2", "")
+	emptySlug.ProviderRoleSlug = new(string)
+	for _, spec := range []posthog.ReferenceSpec{withoutSlug, emptySlug} {
+		ref, err := c.Create(ctx, spec)
+		if err != nil {
+			t.Fatalf("Create %s: %v", spec.ProviderRoleID, err)
+		}
+		if ref.ProviderRoleSlug != nil {
+			t.Errorf("reference %s has slug %q, want null", ref.ProviderRoleID, *ref.ProviderRoleSlug)
+		}
+	}
+	found, err := c.Lookup(ctx, withoutSlug.Query())
+	requireSame(t, withoutSlug, found)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestContractLookupCanReturnAReferenceMatchingOnlyTheSlug(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	theirs := env.put(t, env.spec("1", "eng"))
+	mine := env.spec("2", "ENG") // same slug, case-insensitively; another role id
+	mine.ProviderRoleName = theirs.ProviderRoleName
+
+	found, err := env.client(t).Lookup(context.Background(), mine.Query())
+	if err != nil || found == nil || found.ID != theirs.ID {
+		t.Fatalf("Lookup = %+v, %v; want the reference holding the slug", found, err)
+	}
+	if diff := posthog.Differences(mine, *found); len(diff) != 1 || diff[0] != "provider_role_id" {
+		t.Errorf("Differences = %v, want [provider_role_id]", diff)
+	}
+	if !posthog.SharesKeys(mine, *found) {
+		t.Error("SharesKeys says the slug holder does not block the create")
+	}
+	_, err = env.client(t).Create(context.Background(), mine)
+	requireKind(t, err, posthog.KindAlreadyExists)
+}
+
+func TestContractListAllWalksEveryPage(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	for i := range 23 {
+		env.put(t, env.spec(fmt.Sprintf("role-%02d", i), ""))
+	}
+	other := env.spec("other", "")
+	other.Provider = "linear"
+	env.put(t, other)
+	c := env.client(t)
+
+	all, err := c.ListAll(context.Background(), posthog.ListOptions{Limit: 5, Provider: "github"})
+	if err != nil || len(all) != 23 {
+		t.Fatalf("ListAll = %d references, %v; want 23", len(all), err)
+	}
+	if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointList); n != 5 {
+		t.Errorf("%d pages fetched, want 5", n)
+	}
+	everything, err := c.ListAll(context.Background(), posthog.ListOptions{})
+	if err != nil || len(everything) != 24 {
+		t.Errorf("ListAll with defaults = %d references, %v; want 24", len(everything), err)
+	}
+}
+
+// methodRewriter sends every request with another method, to reach the
+// server's 405 that the client's own methods never get.
+type methodRewriter struct{ method string }
+
+func (m methodRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Method = m.method
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestContractEveryErrorClass(t *testing.T) {
+	t.Parallel()
+	create := func(spec posthog.ReferenceSpec) func(context.Context, *posthog.Client) error {
+		return func(ctx context.Context, c *posthog.Client) error {
+			_, err := c.Create(ctx, spec)
+			return err
+		}
+	}
+	list := func(ctx context.Context, c *posthog.Client) error {
+		_, err := c.List(ctx, posthog.ListOptions{})
+		return err
+	}
+	deleteUnknown := func(ctx context.Context, c *posthog.Client) error {
+		return c.Delete(ctx, "00000000-0000-4000-8000-000000000000")
+	}
+	tests := []struct {
+		name     string
+		setup    func(*contractEnv, *posthog.Config)
+		call     func(*contractEnv) func(context.Context, *posthog.Client) error
+		wantKind posthog.Kind
+		wantAttr string
+	}{
+		{
+			name: "a duplicate role id is already exists",
+			call: func(e *contractEnv) func(context.Context, *posthog.Client) error {
+				return create(e.spec("dup", "other-slug"))
+			},
+			wantKind: posthog.KindAlreadyExists,
+		},
+		{
+			name: "a role of no organization is a validation error on role",
+			call: func(e *contractEnv) func(context.Context, *posthog.Client) error {
+				s := e.spec("x", "")
+				s.Role = "543e2fa5-dae3-497f-aa96-e06da8fcb379"
+				return create(s)
+			},
+			wantKind: posthog.KindValidation, wantAttr: "role",
+		},
+		{
+			name: "a missing provider is a validation error on provider",
+			call: func(e *contractEnv) func(context.Context, *posthog.Client) error {
+				s := e.spec("x", "")
+				s.Provider = ""
+				return create(s)
+			},
+			wantKind: posthog.KindValidation, wantAttr: "provider",
+		},
+		{
+			name:     "an unknown key is unauthenticated",
+			setup:    func(_ *contractEnv, c *posthog.Config) { c.APIKey = "phx_not_a_key_the_server_knows" },
+			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return list },
+			wantKind: posthog.KindUnauthenticated,
+		},
+		{
+			name: "a read-only key may not create",
+			setup: func(e *contractEnv, c *posthog.Config) {
+				c.APIKey = e.ph.AddAPIKey(inmemory.APIKey{MemberOf: []string{e.seeded.OrganizationID}, Admin: true,
+					Scopes: []string{inmemory.ScopeOrganizationRead}})
+			},
+			call:     func(e *contractEnv) func(context.Context, *posthog.Client) error { return create(e.spec("y", "")) },
+			wantKind: posthog.KindForbidden,
+		},
+		{
+			name: "a member who is not an admin may not create",
+			setup: func(e *contractEnv, c *posthog.Config) {
+				c.APIKey = e.ph.AddAPIKey(inmemory.APIKey{MemberOf: []string{e.seeded.OrganizationID},
+					Scopes: []string{inmemory.ScopeOrganizationWrite}})
+			},
+			call:     func(e *contractEnv) func(context.Context, *posthog.Client) error { return create(e.spec("y", "")) },
+			wantKind: posthog.KindForbidden,
+		},
+		{
+			name:     "an organization the key's owner is not in is not found",
+			setup:    func(e *contractEnv, c *posthog.Config) { c.OrganizationID = e.ph.AddOrganization("Other") },
+			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return list },
+			wantKind: posthog.KindNotFound,
+		},
+		{
+			name:     "an unknown id is not found",
+			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return deleteUnknown },
+			wantKind: posthog.KindNotFound,
+		},
+		{
+			name: "a method PostHog lacks is method not allowed",
+			setup: func(_ *contractEnv, c *posthog.Config) {
+				c.HTTPClient = &http.Client{Transport: methodRewriter{method: http.MethodPatch}}
+			},
+			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return deleteUnknown },
+			wantKind: posthog.KindMethodNotAllowed,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newContractEnv(t)
+			env.put(t, env.spec("dup", "dup-slug"))
+			c := env.client(t, func(cfg *posthog.Config) {
+				if tt.setup != nil {
+					tt.setup(env, cfg)
+				}
+			})
+			err := tt.call(env)(context.Background(), c)
+			if e := requireError(t, err, tt.wantKind); e.Attr != tt.wantAttr {
+				t.Errorf("attr = %q, want %q (%v)", e.Attr, tt.wantAttr, err)
+			}
+			if strings.Contains(err.Error(), env.seeded.APIKey) {
+				t.Errorf("the key leaked into %q", err)
+			}
+		})
+	}
+}
+
+func TestContractFaultsAreClassified(t *testing.T) {
+	t.Parallel()
+	list := func(ctx context.Context, c *posthog.Client) error {
+		_, err := c.List(ctx, posthog.ListOptions{})
+		return err
+	}
+	tests := []struct {
+		name         string
+		action       inmemory.Action
+		wantKind     posthog.Kind
+		wantRequests int
+	}{
+		{"PostHog's 500 is a server error, retried", inmemory.ServerError(500), posthog.KindServer, 3},
+		{"a proxy's HTML 502 is a server error, retried", inmemory.ServerError(502), posthog.KindServer, 3},
+		{"a connection reset is a transport error, retried", inmemory.ResetConnection(), posthog.KindTransport, 3},
+		{"a hung request times out as a transport error", inmemory.Hang(), posthog.KindTransport, 3},
+		{"an HTML page with status 200 is undecodable", inmemory.HTMLPage(200), posthog.KindDecode, 1},
+		{"truncated JSON is undecodable", inmemory.MalformedJSON(), posthog.KindDecode, 1},
+		{"a huge body is cut off and undecodable", inmemory.HugeBody(), posthog.KindDecode, 1},
+		{"a 429 is throttled, not retried", inmemory.Throttle(7), posthog.KindThrottled, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newContractEnv(t)
+			env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointList, Action: tt.action})
+			c := env.client(t, func(c *posthog.Config) {
+				if tt.action.Name() == inmemory.FaultHang {
+					c.RequestTimeout = 100 * time.Millisecond
+				}
+			})
+
+			requireKind(t, list(context.Background(), c), tt.wantKind)
+			if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointList); n != tt.wantRequests {
+				t.Errorf("%d requests, want %d", n, tt.wantRequests)
+			}
+		})
+	}
+}
+
+func TestContractRetriesRideOutTransientFaults(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointLookup, Times: 1, Action: inmemory.ServerError(503)})
+	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointLookup, Times: 1, Action: inmemory.ResetConnection()})
+	spec := env.spec("1", "")
+	env.put(t, spec)
+
+	found, err := env.client(t).Lookup(context.Background(), spec.Query())
+	if err != nil {
+		t.Fatalf("Lookup: %v", err)
+	}
+	requireSame(t, spec, found)
+	if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointLookup); n != 3 {
+		t.Errorf("%d requests, want 3", n)
+	}
+}
+
+func TestContractACreateWhoseResponseWasLostIsFoundByLookup(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointCreate, Times: 1,
+		Action: inmemory.DropResponseAfterCommit()})
+	c := env.client(t)
+	ctx := context.Background()
+	spec := env.spec("1", "one")
+
+	_, err := c.Create(ctx, spec)
+	requireKind(t, err, posthog.KindTransport)
+	if n := env.ph.CountRequests(http.MethodPost, inmemory.EndpointCreate); n != 1 {
+		t.Fatalf("%d create requests, want 1: a POST is never retried", n)
+	}
+	found, err := c.Lookup(ctx, spec.Query())
+	if err != nil {
+		t.Fatalf("Lookup: %v", err)
+	}
+	requireSame(t, spec, found)
+	_, err = c.Create(ctx, spec)
+	requireKind(t, err, posthog.KindAlreadyExists)
+}
+
+func TestContractADeleteRetriedAfterALostResponseIsNotFound(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointDelete, Times: 1,
+		Action: inmemory.DropResponseAfterCommit()})
+	ref := env.put(t, env.spec("1", ""))
+
+	err := env.client(t).Delete(context.Background(), ref.ID)
+	requireKind(t, err, posthog.KindNotFound)
+	if refs := env.ph.References(env.seeded.OrganizationID); len(refs) != 0 {
+		t.Errorf("%d references left, want 0", len(refs))
+	}
+}
+
+func TestContractServerRateLimitPausesTheClientsLimiter(t *testing.T) {
+	t.Parallel()
+	frozen := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	env := newContractEnv(t,
+		inmemory.WithRateLimit(inmemory.RateLimit{PerMinute: 2}),
+		inmemory.WithClock(func() time.Time { return frozen }))
+	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: -1, PerHour: -1})
+	c := env.client(t, func(c *posthog.Config) { c.Limiter, c.MaxLimiterWait = limiter, time.Second })
+	list := func() error {
+		_, err := c.List(context.Background(), posthog.ListOptions{})
+		return err
+	}
+
+	for range 2 {
+		if err := list(); err != nil {
+			t.Fatalf("List within the limit: %v", err)
+		}
+	}
+	before := time.Now()
+	e := requireError(t, list(), posthog.KindThrottled)
+	if e.StatusCode != http.StatusTooManyRequests || e.RetryAfter != time.Minute {
+		t.Errorf("429 = %v, want a wait of 1m", e)
+	}
+	if paused := limiter.PausedUntil(); paused.Before(before.Add(time.Minute)) {
+		t.Errorf("limiter paused until %s, want at least a minute from %s", paused, before)
+	}
+
+	e = requireError(t, list(), posthog.KindThrottled)
+	if e.StatusCode != 0 || e.RetryAfter < 55*time.Second {
+		t.Errorf("call during the pause = %v, want the limiter's wait without a request", e)
+	}
+	if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointList); n != 3 {
+		t.Errorf("%d requests reached PostHog, want 3", n)
+	}
+}
+
+func TestContractTheClientsLimiterKeepsTheKeyUnderPostHogsLimit(t *testing.T) {
+	t.Parallel()
+	frozen := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	env := newContractEnv(t,
+		inmemory.WithRateLimit(inmemory.RateLimit{PerMinute: 3}),
+		inmemory.WithClock(func() time.Time { return frozen }))
+	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: 3, PerHour: -1})
+	c := env.client(t, func(c *posthog.Config) { c.Limiter, c.MaxLimiterWait = limiter, time.Millisecond })
+
+	var throttled int
+	for range 10 {
+		_, err := c.List(context.Background(), posthog.ListOptions{})
+		if wait, ok := posthog.RetryAfter(err); ok && wait > 55*time.Second {
+			throttled++
+		} else if err != nil {
+			t.Fatalf("List: %v", err)
+		}
+	}
+	if throttled != 7 {
+		t.Errorf("%d calls throttled by the client, want 7", throttled)
+	}
+	for _, req := range env.ph.Requests() {
+		if req.Status == http.StatusTooManyRequests {
+			t.Fatal("PostHog answered 429: the client's limiter let too much through")
+		}
+	}
+}

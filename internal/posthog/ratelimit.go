@@ -1,0 +1,256 @@
+package posthog
+
+import (
+	"context"
+	"crypto/sha256"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// PostHog's limits for one personal API key on these endpoints.
+const (
+	DefaultPerMinute = 480
+	DefaultPerHour   = 4800
+)
+
+// Clock is the time source of a Limiter; tests inject a fake one.
+// k8s.io/utils/clock's clocks satisfy it.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// LimiterConfig sets a Limiter's two windows. A zero field takes PostHog's
+// value; a negative limit disables that window. Minute and Hour are the
+// window lengths, so tests and benchmarks can scale time down.
+type LimiterConfig struct {
+	PerMinute int
+	PerHour   int
+	Minute    time.Duration
+	Hour      time.Duration
+	Clock     Clock
+}
+
+func (c LimiterConfig) withDefaults() LimiterConfig {
+	if c.PerMinute == 0 {
+		c.PerMinute = DefaultPerMinute
+	}
+	if c.PerHour == 0 {
+		c.PerHour = DefaultPerHour
+	}
+	if c.Minute <= 0 {
+		c.Minute = time.Minute
+	}
+	if c.Hour <= 0 {
+		c.Hour = time.Hour
+	}
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+	return c
+}
+
+// Limiter keeps one API key's traffic under PostHog's burst and sustained
+// limits. Each limit is a sliding window log, the algorithm PostHog's
+// throttle itself uses: a request may start once the request `limit` places
+// before it is older than the window. (A token bucket with the same numbers
+// would let through twice the limit in one window and earn 429s.)
+//
+// Pause makes every caller wait until a time PostHog names, so one 429 holds
+// back the whole key instead of each object retrying on its own.
+type Limiter struct {
+	clock Clock
+
+	mu           sync.Mutex
+	windows      []*slidingWindow
+	pausedUntil  time.Time
+	pauseChanged chan struct{} // closed and replaced by each Pause
+
+	waits atomic.Int64
+}
+
+// NewLimiter returns a limiter with cfg's windows.
+func NewLimiter(cfg LimiterConfig) *Limiter {
+	cfg = cfg.withDefaults()
+	l := &Limiter{clock: cfg.Clock, pauseChanged: make(chan struct{})}
+	for _, w := range []struct {
+		limit  int
+		length time.Duration
+	}{{cfg.PerMinute, cfg.Minute}, {cfg.PerHour, cfg.Hour}} {
+		if w.limit > 0 {
+			l.windows = append(l.windows, newSlidingWindow(w.limit, w.length))
+		}
+	}
+	return l
+}
+
+// Wait blocks until a request may start, or until ctx is done. If ctx's
+// deadline comes before the request's turn, Wait returns at once with a
+// KindThrottled *Error naming the wait, without using up a turn.
+func (l *Limiter) Wait(ctx context.Context) error {
+	maxDelay := time.Duration(-1)
+	if deadline, ok := ctx.Deadline(); ok {
+		maxDelay = max(time.Until(deadline), 0)
+	}
+	return l.wait(ctx, maxDelay)
+}
+
+// Pause makes every caller wait at least until now+d. A shorter pause never
+// cuts a longer one.
+func (l *Limiter) Pause(d time.Duration) {
+	until := l.clock.Now().Add(d)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !until.After(l.pausedUntil) {
+		return
+	}
+	l.pausedUntil = until
+	close(l.pauseChanged)
+	l.pauseChanged = make(chan struct{})
+}
+
+// PausedUntil returns the end of the latest Pause (zero if none).
+func (l *Limiter) PausedUntil() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pausedUntil
+}
+
+// Waits returns how many calls to Wait have had to block.
+func (l *Limiter) Waits() int64 { return l.waits.Load() }
+
+// wait takes a turn and sleeps until it comes. A negative maxDelay means no
+// bound; a turn further off than maxDelay is not taken and the delay is
+// returned as a KindThrottled error.
+func (l *Limiter) wait(ctx context.Context, maxDelay time.Duration) error {
+	start, at, err := l.reserve(maxDelay)
+	if err != nil {
+		return err
+	}
+	defer func() { observeLimiterWait(l.clock.Now().Sub(start)) }()
+	if at.After(start) {
+		l.waits.Add(1)
+	}
+	for {
+		now := l.clock.Now()
+		target, pauseChanged := l.startTime(at)
+		if !target.After(now) {
+			return nil
+		}
+		if maxDelay >= 0 && target.Sub(start) > maxDelay {
+			// A Pause arrived while waiting: the turn is spent, but the
+			// caller learns how long PostHog asked for.
+			return throttledByLimiter(target.Sub(now))
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-pauseChanged:
+		case <-l.clock.After(target.Sub(now)):
+		}
+	}
+}
+
+// reserve books the earliest turn allowed by both windows and any pause.
+// The clock is read under the lock so turns are booked in time order.
+func (l *Limiter) reserve(maxDelay time.Duration) (now, at time.Time, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now = l.clock.Now()
+	at = laterOf(now, l.pausedUntil)
+	for _, w := range l.windows {
+		at = laterOf(at, w.earliest())
+	}
+	if delay := at.Sub(now); maxDelay >= 0 && delay > maxDelay {
+		return now, at, throttledByLimiter(delay)
+	}
+	for _, w := range l.windows {
+		w.record(at)
+	}
+	return now, at, nil
+}
+
+// startTime is when a turn booked for at may start, given pauses since.
+func (l *Limiter) startTime(at time.Time) (time.Time, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return laterOf(at, l.pausedUntil), l.pauseChanged
+}
+
+const limiterDetail = "client-side rate limit for this API key (PostHog allows 480/minute, 4800/hour)"
+
+func throttledByLimiter(delay time.Duration) *Error {
+	return &Error{Kind: KindThrottled, Detail: limiterDetail, RetryAfter: max(delay, minThrottleWait)}
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// slidingWindow remembers the start times of the last `limit` turns in a
+// ring. Turns are booked in non-decreasing time order, so the slot about to
+// be overwritten is always the oldest.
+type slidingWindow struct {
+	length time.Duration
+	starts []time.Time
+	oldest int
+}
+
+func newSlidingWindow(limit int, length time.Duration) *slidingWindow {
+	return &slidingWindow{length: length, starts: make([]time.Time, limit)}
+}
+
+// earliest is when the next turn may start: once the oldest of the last
+// `limit` turns has left the window.
+func (w *slidingWindow) earliest() time.Time {
+	oldest := w.starts[w.oldest]
+	if oldest.IsZero() {
+		return oldest
+	}
+	return oldest.Add(w.length)
+}
+
+func (w *slidingWindow) record(at time.Time) {
+	w.starts[w.oldest] = at
+	w.oldest = (w.oldest + 1) % len(w.starts)
+}
+
+// The process-wide limiters, one per API key, so every client and every
+// controller using a key shares its budget. Keys are stored hashed: the
+// registry never holds a secret.
+var (
+	sharedMu       sync.Mutex
+	sharedLimiters = map[[sha256.Size]byte]*Limiter{}
+	defaultLimits  LimiterConfig
+)
+
+// SharedLimiter returns the process-wide limiter for apiKey, creating it
+// with the default limits on first use.
+func SharedLimiter(apiKey string) *Limiter {
+	id := sha256.Sum256([]byte(apiKey))
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if l, ok := sharedLimiters[id]; ok {
+		return l
+	}
+	l := NewLimiter(defaultLimits)
+	sharedLimiters[id] = l
+	return l
+}
+
+// SetDefaultLimits sets the limits SharedLimiter gives keys it has not seen
+// yet (benchmarks and demos scale them; production keeps PostHog's).
+func SetDefaultLimits(cfg LimiterConfig) {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	defaultLimits = cfg
+}

@@ -1,0 +1,289 @@
+package posthog
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a Clock whose time moves only when a test advances it. Every
+// call to After is announced on waiters, so a test knows a goroutine is
+// about to block before it moves time.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	timers  []fakeTimer
+	waiters chan time.Duration
+}
+
+type fakeTimer struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), waiters: make(chan time.Duration, 100)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	ch := make(chan time.Time, 1)
+	c.timers = append(c.timers, fakeTimer{at: c.now.Add(d), ch: ch})
+	c.fireDue()
+	c.mu.Unlock()
+	c.waiters <- d
+	return ch
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	c.fireDue()
+}
+
+func (c *fakeClock) fireDue() {
+	pending := c.timers[:0]
+	for _, timer := range c.timers {
+		if timer.at.After(c.now) {
+			pending = append(pending, timer)
+			continue
+		}
+		timer.ch <- c.now
+	}
+	c.timers = pending
+}
+
+// awaitWaiter blocks until some goroutine has called After, and returns the
+// duration it asked for. The timeout is a safety net, not a sleep.
+func (c *fakeClock) awaitWaiter(t *testing.T) time.Duration {
+	t.Helper()
+	select {
+	case d := <-c.waiters:
+		return d
+	case <-time.After(10 * time.Second):
+		t.Fatal("no goroutine started waiting on the fake clock")
+		return 0
+	}
+}
+
+// waitInBackground runs l.Wait and returns a channel with its result.
+func waitInBackground(ctx context.Context, l *Limiter) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(ctx) }()
+	return done
+}
+
+func requireBlocked(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned (%v) before its turn", err)
+	default:
+	}
+}
+
+func requireDone(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Wait did not return once its turn came")
+		return nil
+	}
+}
+
+func TestLimiterBooksTurnsWithinBothWindows(t *testing.T) {
+	t.Parallel()
+	const minute, hour = time.Minute, time.Hour
+	tests := []struct {
+		name  string
+		cfg   LimiterConfig
+		turns []time.Duration // offsets from the start at which successive turns are booked
+	}{
+		{
+			name:  "the burst window lets its limit through at once, then one window later",
+			cfg:   LimiterConfig{PerMinute: 3, PerHour: -1},
+			turns: []time.Duration{0, 0, 0, minute, minute, minute, 2 * minute},
+		},
+		{
+			name:  "the sustained window holds back what the burst window would allow",
+			cfg:   LimiterConfig{PerMinute: 2, PerHour: 3},
+			turns: []time.Duration{0, 0, minute, hour, hour, hour + minute},
+		},
+		{
+			name:  "scaled windows let tests and benchmarks compress time",
+			cfg:   LimiterConfig{PerMinute: 2, PerHour: 4, Minute: time.Second, Hour: 10 * time.Second},
+			turns: []time.Duration{0, 0, time.Second, time.Second, 10 * time.Second},
+		},
+		{
+			name:  "negative limits disable both windows",
+			cfg:   LimiterConfig{PerMinute: -1, PerHour: -1},
+			turns: []time.Duration{0, 0, 0, 0},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			clock := newFakeClock()
+			tt.cfg.Clock = clock
+			l := NewLimiter(tt.cfg)
+			start := clock.Now()
+			for i, want := range tt.turns {
+				_, at, err := l.reserve(-1)
+				if err != nil {
+					t.Fatalf("turn %d: %v", i, err)
+				}
+				if got := at.Sub(start); got != want {
+					t.Errorf("turn %d booked at +%s, want +%s", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestLimiterWithDefaultsAllowsPostHogsLimits(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	l := NewLimiter(LimiterConfig{Clock: clock})
+	start := clock.Now()
+	for i := range DefaultPerMinute {
+		if _, at, _ := l.reserve(-1); !at.Equal(start) {
+			t.Fatalf("turn %d was delayed to %s", i, at)
+		}
+	}
+	if _, at, _ := l.reserve(-1); at.Sub(start) != time.Minute {
+		t.Fatalf("turn %d booked at +%s, want +1m", DefaultPerMinute, at.Sub(start))
+	}
+}
+
+func TestWaitBlocksUntilTheTurnComes(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
+	if err := l.Wait(context.Background()); err != nil {
+		t.Fatalf("first Wait: %v", err)
+	}
+
+	done := waitInBackground(context.Background(), l)
+	if d := clock.awaitWaiter(t); d != time.Minute {
+		t.Errorf("second Wait sleeps %s, want 1m", d)
+	}
+	requireBlocked(t, done)
+	clock.Advance(time.Minute)
+	if err := requireDone(t, done); err != nil {
+		t.Fatalf("second Wait: %v", err)
+	}
+	if got := l.Waits(); got != 1 {
+		t.Errorf("Waits() = %d, want 1", got)
+	}
+}
+
+func TestPauseHoldsBackCallersAlreadyWaiting(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
+	_ = l.Wait(context.Background())
+
+	done := waitInBackground(context.Background(), l)
+	clock.awaitWaiter(t)
+	l.Pause(2 * time.Minute)
+	if d := clock.awaitWaiter(t); d != 2*time.Minute {
+		t.Errorf("after the pause the waiter sleeps %s, want 2m", d)
+	}
+	clock.Advance(time.Minute)
+	requireBlocked(t, done)
+	clock.Advance(time.Minute)
+	if err := requireDone(t, done); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+}
+
+func TestPauseHoldsBackNewCallers(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	l := NewLimiter(LimiterConfig{Clock: clock})
+	l.Pause(30 * time.Second)
+	l.Pause(time.Second) // a shorter pause never cuts a longer one
+
+	if got, want := l.PausedUntil(), clock.Now().Add(30*time.Second); !got.Equal(want) {
+		t.Errorf("PausedUntil() = %s, want %s", got, want)
+	}
+	done := waitInBackground(context.Background(), l)
+	if d := clock.awaitWaiter(t); d != 30*time.Second {
+		t.Errorf("Wait sleeps %s, want 30s", d)
+	}
+	clock.Advance(30 * time.Second)
+	if err := requireDone(t, done); err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+}
+
+func TestWaitReturnsThrottledWithoutSpendingATurnWhenTheDeadlineIsTooSoon(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
+	_ = l.Wait(context.Background())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := l.Wait(ctx)
+	wait, ok := RetryAfter(err)
+	if !ok || wait != time.Minute {
+		t.Fatalf("Wait = %v, want KindThrottled with a 1m wait", err)
+	}
+	if _, at, _ := l.reserve(-1); at.Sub(clock.Now()) != time.Minute {
+		t.Errorf("the refused wait spent a turn: next turn at +%s, want +1m", at.Sub(clock.Now()))
+	}
+	if l.Waits() != 0 {
+		t.Errorf("Waits() = %d, want 0", l.Waits())
+	}
+}
+
+func TestWaitReturnsWhenTheContextIsCancelled(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
+	_ = l.Wait(context.Background())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := waitInBackground(ctx, l)
+	clock.awaitWaiter(t)
+	cancel()
+	if err := requireDone(t, done); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait = %v, want context.Canceled", err)
+	}
+}
+
+func TestSharedLimiterIsOnePerKey(t *testing.T) {
+	t.Parallel()
+	a := SharedLimiter("phx_shared_a")
+	if SharedLimiter("phx_shared_a") != a {
+		t.Error("the same key got two limiters")
+	}
+	if SharedLimiter("phx_shared_b") == a {
+		t.Error("two keys share one limiter")
+	}
+}
+
+func TestSetDefaultLimitsAppliesToKeysNotSeenYet(t *testing.T) {
+	clock := newFakeClock()
+	SetDefaultLimits(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
+	t.Cleanup(func() { SetDefaultLimits(LimiterConfig{}) })
+
+	l := SharedLimiter("phx_key_for_scaled_defaults")
+	_, first, _ := l.reserve(-1)
+	_, second, _ := l.reserve(-1)
+	if second.Sub(first) != time.Minute {
+		t.Errorf("second turn %s after the first, want 1m", second.Sub(first))
+	}
+}
