@@ -182,7 +182,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&cfg.rateLimit.PerHour, "rate-limit-per-hour", 4800, "requests per key per hour (0: unlimited)")
 	fs.DurationVar(&cfg.rateLimit.Window, "rate-limit-window", time.Minute,
 		"length of the rate limit's minute; the hour is 60 of them")
-	fs.BoolVar(&cfg.deterministic, "deterministic", true, "stable ids: the organization and roles config/samples names, and reference ids from a fixed seed")
+	fs.BoolVar(&cfg.deterministic, "deterministic", true,
+		"stable ids: the organization and roles config/samples names, and reference ids from a fixed seed")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
