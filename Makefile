@@ -46,8 +46,13 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate WebhookConfiguration, ClusterRole and CustomResourceDefinition objects.
+manifests: controller-gen ## Generate the CRDs, the ClusterRole and the API reference from the Go types.
 	"$(CONTROLLER_GEN)" rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	go run ./hack/apidocs config/crd/bases docs/api-reference.md
+	@$(MAKE) --no-print-directory helm-chart-crds
+
+.PHONY: docs
+docs: manifests ## Regenerate docs/api-reference.md from the CRDs (make manifests does it too).
 
 .PHONY: generate
 generate: controller-gen ## Generate code containing DeepCopy, DeepCopyInto, and DeepCopyObject method implementations.
@@ -65,6 +70,13 @@ vet: ## Run go vet against code.
 test: manifests generate fmt vet envtest helm ## Run every test: unit, envtest (real kube-apiserver + etcd), install paths, fuzz seeds.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" HELM="$(HELM)" go test ./... -count=1 -timeout 30m
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+# BENCH_ARGS are passed to hack/bench, e.g. BENCH_ARGS=-quick, or
+# BENCH_ARGS='-n 100,1000 -strategies inventory'; `go run ./hack/bench -h` lists them.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: envtest build ## Benchmark bin/manager against PostHog's rate limits (envtest + in-memory PostHog); writes docs/performance.md.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/bench $(BENCH_ARGS)
 
 FUZZTIME ?= 5s
 .PHONY: fuzz
@@ -98,13 +110,25 @@ build: manifests generate fmt vet ## Build manager binary.
 run: manifests generate fmt vet ## Run a controller from your host.
 	go run ./cmd
 
+# The demo needs no cluster, no PostHog account and no Docker: see hack/demo/demo.sh.
+DEMO_ARGS ?=
+.PHONY: demo
+demo: envtest ## Run the operator locally against a local kube-apiserver and an in-memory PostHog, and exit (DEMO_ARGS=--keep-running keeps it up).
+	ENVTEST_ASSETS="$(ENVTEST_ASSETS)" bash hack/demo/demo.sh $(DEMO_ARGS)
+
+.PHONY: demo-keep
+demo-keep: ## Run the demo and keep it running, to try your own manifests (Ctrl-C stops it).
+	@$(MAKE) --no-print-directory demo DEMO_ARGS=--keep-running
+
 # If you wish to build the manager image targeting other platforms you can use the --platform flag.
 # (i.e. docker build --platform linux/arm64). However, you must enable docker buildKit for it.
 # More info: https://docs.docker.com/develop/develop-images/build_enhancements/
 # Override BASE_IMAGE to build from another registry, e.g.
 # make docker-build IMG=<img> BASE_IMAGE=docker.io/library/golang:1.26
+# docker-build needs a Docker engine (a running daemon); `make image` builds the
+# same image without one.
 .PHONY: docker-build
-docker-build: ## Build docker image with the manager.
+docker-build: ## Build docker image with the manager (needs a Docker engine; see `make image`).
 	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t ${IMG} .
 
 .PHONY: docker-push
@@ -133,6 +157,38 @@ build-installer: manifests generate kustomize helm-chart-crds ## Write dist/inst
 	mkdir -p dist
 	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
 	"$(KUSTOMIZE)" build config/default > dist/install.yaml
+
+# The chart renders the generated CRDs and manager ClusterRole from verbatim
+# copies under dist/chart/files, so they cannot drift from config/.
+.PHONY: helm-chart-crds
+helm-chart-crds: ## Copy the generated CRDs and RBAC roles into dist/chart/files (make manifests does it too).
+	mkdir -p dist/chart/files/crds dist/chart/files/rbac/helpers
+	rm -f dist/chart/files/crds/*.yaml dist/chart/files/rbac/helpers/*.yaml
+	cp config/crd/bases/*.yaml dist/chart/files/crds/
+	cp config/rbac/role.yaml dist/chart/files/rbac/role.yaml
+	cp config/rbac/*_admin_role.yaml config/rbac/*_editor_role.yaml config/rbac/*_viewer_role.yaml \
+		dist/chart/files/rbac/helpers/
+
+.PHONY: helm-lint
+helm-lint: helm helm-chart-crds ## Lint the Helm chart in dist/chart.
+	"$(HELM)" lint --strict dist/chart
+
+# The image without a Docker engine: a static linux binary plus
+# hack/image (go-containerregistry) writing an archive that is both an OCI
+# layout and a `docker save` tar. Load it with `docker load -i`,
+# `kind load image-archive` or `ctr images import`.
+IMAGE_TARBALL ?= dist/image/posthog-operator.tar
+IMAGE_ARCH ?= amd64
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
+.PHONY: image
+image: ## Build the manager image for IMG into IMAGE_TARBALL without a Docker engine.
+	mkdir -p "$(dir $(IMAGE_TARBALL))"
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) go build -trimpath -ldflags="-s -w" \
+		-o "$(dir $(IMAGE_TARBALL))manager" ./cmd
+	cd hack/image && SOURCE_DATE_EPOCH="$(SOURCE_DATE_EPOCH)" go run . \
+		--binary "$(abspath $(dir $(IMAGE_TARBALL))manager)" --arch $(IMAGE_ARCH) \
+		--image "$(IMG)" --output "$(abspath $(IMAGE_TARBALL))" \
+		$(if $(shell git rev-parse HEAD 2>/dev/null),--label org.opencontainers.image.revision=$(shell git rev-parse HEAD))
 
 ##@ Deployment
 

@@ -1,0 +1,402 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package install
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// customValues changes every knob the chart documents, with watched
+// namespaces that TestInstallPaths creates for the server-side dry run.
+const customValues = `
+image:
+  tag: v0.2.0
+  pullPolicy: Always
+replicas: 2
+resyncPeriod: 5m
+maxConcurrentReconciles: 8
+watchNamespaces: [team-a, team-b]
+logging:
+  level: debug
+  format: console
+extraArgs: [--enable-http2]
+resources:
+  limits: {cpu: "1", memory: 512Mi}
+  requests: {cpu: 100m, memory: 128Mi}
+metrics:
+  serviceMonitor:
+    enabled: true
+    interval: 30s
+    labels: {release: prometheus}
+networkPolicy:
+  enabled: true
+podAnnotations: {example.com/team: iam}
+podLabels: {team: iam}
+nodeSelector: {kubernetes.io/arch: amd64}
+tolerations:
+- {key: dedicated, operator: Equal, value: operators, effect: NoSchedule}
+priorityClassName: system-cluster-critical
+serviceAccount:
+  annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::123456789012:role/posthog-operator"}
+`
+
+func customValuesFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(path, []byte(customValues), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestChartLints(t *testing.T) {
+	helm := helmPath(t)
+	t.Parallel()
+	root := repoRoot(t)
+	chart := filepath.Join(root, "dist", "chart")
+	run(t, root, helmEnv(t), nil, helm, "lint", "--strict", chart)
+	run(t, root, helmEnv(t), nil, helm, "lint", "--strict", chart, "--values", customValuesFile(t))
+}
+
+func TestChartDefaults(t *testing.T) {
+	helmPath(t)
+	t.Parallel()
+	objs := parseObjects(t, helmTemplate(t))
+
+	deploy := mustFind(t, objs, "Deployment", "posthog-operator-controller-manager")
+	if got := deploy.GetNamespace(); got != namespace {
+		t.Errorf("Deployment namespace = %q, want %q", got, namespace)
+	}
+	assertField(t, deploy, int64(1), "spec", "replicas")
+	c := containers(t, deploy)[0]
+	if c["image"] != "ghcr.io/posthog-operator/posthog-operator:v0.1.0" {
+		t.Errorf("image = %v", c["image"])
+	}
+	assertArgs(t, deploy, []string{
+		"--leader-elect",
+		"--health-probe-bind-address=:8081",
+		"--metrics-bind-address=:8443",
+		"--metrics-secure=true",
+		"--resync-period=10m",
+		"--max-concurrent-reconciles=4",
+		"--zap-log-level=info",
+		"--zap-encoder=json",
+	}, []string{"--watch-namespaces"})
+	assertRestrictedSecurity(t, deploy)
+	assertField(t, deploy, "/healthz", "spec", "template", "spec", "containers", "0", "livenessProbe", "httpGet", "path")
+	assertField(t, deploy, "/readyz", "spec", "template", "spec", "containers", "0", "readinessProbe", "httpGet", "path")
+	assertField(t, deploy, "64Mi", "spec", "template", "spec", "containers", "0", "resources", "requests", "memory")
+	assertField(t, deploy, "256Mi", "spec", "template", "spec", "containers", "0", "resources", "limits", "memory")
+
+	mustFind(t, objs, "ClusterRole", "posthog-operator-manager-role")
+	mustFind(t, objs, "Role", "posthog-operator-leader-election-role")
+	mustFind(t, objs, "ClusterRole", "posthog-operator-metrics-reader")
+	mustFind(t, objs, "Service", "posthog-operator-controller-manager-metrics-service")
+	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy", "Namespace"} {
+		for _, o := range objs {
+			if o.GetKind() == kind {
+				t.Errorf("default values render a %s (%s)", kind, o.GetName())
+			}
+		}
+	}
+
+	// The chart's CRDs are config/crd/bases with Helm metadata added: the
+	// schema users get must not depend on the install path.
+	bases := parseObjects(t, kustomizeBuild(t, "config/crd"))
+	for _, base := range bases {
+		crd := mustFind(t, objs, "CustomResourceDefinition", base.GetName())
+		if !reflect.DeepEqual(crd.Object["spec"], base.Object["spec"]) {
+			t.Errorf("chart CRD %s spec differs from config/crd/bases", base.GetName())
+		}
+		if got := crd.GetAnnotations()["helm.sh/resource-policy"]; got != "keep" {
+			t.Errorf("chart CRD %s helm.sh/resource-policy = %q, want keep", base.GetName(), got)
+		}
+	}
+	if n := len(kindsOf(objs, "CustomResourceDefinition")); n != len(bases) {
+		t.Errorf("chart renders %d CRDs, config/crd has %d", n, len(bases))
+	}
+}
+
+func TestChartCustomValues(t *testing.T) {
+	helmPath(t)
+	t.Parallel()
+	objs := parseObjects(t, helmTemplate(t, "--values", customValuesFile(t)))
+
+	deploy := mustFind(t, objs, "Deployment", "posthog-operator-controller-manager")
+	assertField(t, deploy, int64(2), "spec", "replicas")
+	c := containers(t, deploy)[0]
+	if c["image"] != "ghcr.io/posthog-operator/posthog-operator:v0.2.0" || c["imagePullPolicy"] != "Always" {
+		t.Errorf("image = %v (%v)", c["image"], c["imagePullPolicy"])
+	}
+	assertArgs(t, deploy, []string{
+		"--leader-elect",
+		"--resync-period=5m",
+		"--max-concurrent-reconciles=8",
+		"--watch-namespaces=team-a,team-b",
+		"--zap-log-level=debug",
+		"--zap-encoder=console",
+		"--enable-http2",
+	}, nil)
+	// Overriding other values must not drop the security defaults.
+	assertRestrictedSecurity(t, deploy)
+	assertField(t, deploy, "1", "spec", "template", "spec", "containers", "0", "resources", "limits", "cpu")
+	assertField(t, deploy, "100m", "spec", "template", "spec", "containers", "0", "resources", "requests", "cpu")
+	assertField(t, deploy, "iam", "spec", "template", "metadata", "annotations", "example.com/team")
+	assertField(t, deploy, "iam", "spec", "template", "metadata", "labels", "team")
+	assertField(t, deploy, "amd64", "spec", "template", "spec", "nodeSelector", "kubernetes.io/arch")
+	assertField(t, deploy, "dedicated", "spec", "template", "spec", "tolerations", "0", "key")
+	assertField(t, deploy, "system-cluster-critical", "spec", "template", "spec", "priorityClassName")
+
+	sa := mustFind(t, objs, "ServiceAccount", "posthog-operator-controller-manager")
+	if sa.GetAnnotations()["eks.amazonaws.com/role-arn"] == "" {
+		t.Error("serviceAccount.annotations are not on the ServiceAccount")
+	}
+
+	// Watching namespaces trades the ClusterRole for a Role in each of them.
+	if find(objs, "ClusterRole", "posthog-operator-manager-role") != nil {
+		t.Error("watchNamespaces still renders the cluster-wide manager ClusterRole")
+	}
+	var roleNamespaces []string
+	for _, r := range kindsOf(objs, "Role") {
+		if r.GetName() == "posthog-operator-manager-role" {
+			roleNamespaces = append(roleNamespaces, r.GetNamespace())
+		}
+	}
+	if slices.Sort(roleNamespaces); !slices.Equal(roleNamespaces, []string{"team-a", "team-b"}) {
+		t.Errorf("manager Roles in %v, want team-a and team-b", roleNamespaces)
+	}
+
+	sm := mustFind(t, objs, "ServiceMonitor", "posthog-operator-controller-manager-metrics-monitor")
+	assertField(t, sm, "30s", "spec", "endpoints", "0", "interval")
+	assertField(t, sm, "https", "spec", "endpoints", "0", "scheme")
+	assertField(t, sm, "prometheus", "metadata", "labels", "release")
+	mustFind(t, objs, "NetworkPolicy", "posthog-operator-allow-metrics-traffic")
+}
+
+func TestChartRejectsInvalidValues(t *testing.T) {
+	helm := helmPath(t)
+	t.Parallel()
+	root := repoRoot(t)
+	chart := filepath.Join(root, "dist", "chart")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"log format", []string{"--set", "logging.format=xml"}, "/logging/format"},
+		{"log level", []string{"--set", "logging.level=verbose"}, "/logging/level"},
+		{"replicas type", []string{"--set-string", "replicas=two"}, "/replicas"},
+		{"unknown top-level key", []string{"--set", "replica=2"}, "replica"},
+		{"unknown nested key", []string{"--set", "metrics.serviceMonitor.enable=true"}, "enable"},
+		{"resync period", []string{"--set", "resyncPeriod=hourly"}, "/resyncPeriod"},
+		{"concurrency", []string{"--set", "maxConcurrentReconciles=0"}, "/maxConcurrentReconciles"},
+		{"namespace name", []string{"--set", "watchNamespaces={Team_A}"}, "/watchNamespaces"},
+		{"pull policy", []string{"--set", "image.pullPolicy=Sometimes"}, "/image/pullPolicy"},
+		{"replicas without leader election", []string{"--set", "replicas=2", "--set", "leaderElection.enabled=false"},
+			"needs leaderElection.enabled"},
+		{"existing service account without a name", []string{"--set", "serviceAccount.create=false"},
+			"serviceAccount.name is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"template", release, chart}, tc.args...)
+			_, stderr, err := runErr(t, root, helmEnv(t), nil, helm, args...)
+			if err == nil {
+				t.Fatalf("helm template %v succeeded, want an error mentioning %q", tc.args, tc.want)
+			}
+			if !strings.Contains(string(stderr), tc.want) {
+				t.Errorf("helm template %v failed without mentioning %q:\n%s", tc.args, tc.want, stderr)
+			}
+		})
+	}
+}
+
+// TestChartMatchesInstaller keeps the two install paths equivalent: with the
+// default values and release name, the chart renders every object of
+// dist/install.yaml (bar the Namespace, which helm --create-namespace makes)
+// with the same rules, schema, image, security and probes.
+func TestChartMatchesInstaller(t *testing.T) {
+	helmPath(t)
+	t.Parallel()
+	root := repoRoot(t)
+	installer := parseObjects(t, readFile(t, filepath.Join(root, "dist", "install.yaml")))
+	chart := parseObjects(t, helmTemplate(t))
+
+	for _, want := range installer {
+		kind, name := want.GetKind(), want.GetName()
+		if kind == "Namespace" {
+			continue
+		}
+		got := find(chart, kind, name)
+		if got == nil {
+			t.Errorf("the chart renders no %s %s (dist/install.yaml has it)", kind, name)
+			continue
+		}
+		if got.GetNamespace() != want.GetNamespace() {
+			t.Errorf("%s %s namespace: chart %q, install.yaml %q", kind, name, got.GetNamespace(), want.GetNamespace())
+		}
+		var fields [][]string
+		switch kind {
+		case "ClusterRole", "Role":
+			fields = [][]string{{"rules"}}
+		case "ClusterRoleBinding", "RoleBinding":
+			fields = [][]string{{"roleRef"}, {"subjects"}}
+		case "CustomResourceDefinition":
+			fields = [][]string{{"spec"}}
+		case "Deployment":
+			pod := []string{"spec", "template", "spec"}
+			ctr := append(slices.Clone(pod), "containers", "0")
+			fields = [][]string{
+				{"spec", "replicas"},
+				append(slices.Clone(pod), "securityContext"),
+				append(slices.Clone(pod), "serviceAccountName"),
+				append(slices.Clone(pod), "affinity"),
+				append(slices.Clone(pod), "terminationGracePeriodSeconds"),
+				append(slices.Clone(ctr), "image"),
+				append(slices.Clone(ctr), "command"),
+				append(slices.Clone(ctr), "securityContext"),
+				append(slices.Clone(ctr), "resources"),
+				append(slices.Clone(ctr), "livenessProbe"),
+				append(slices.Clone(ctr), "readinessProbe"),
+			}
+			for _, arg := range args(t, want) {
+				if !slices.Contains(args(t, got), arg) {
+					t.Errorf("the chart's manager lacks %s (dist/install.yaml has it)", arg)
+				}
+			}
+		}
+		for _, f := range fields {
+			w, _ := nested(want.Object, f...)
+			g, _ := nested(got.Object, f...)
+			if !reflect.DeepEqual(w, g) {
+				t.Errorf("%s %s %s: chart %v, install.yaml %v", kind, name, strings.Join(f, "."), g, w)
+			}
+		}
+	}
+}
+
+// nested follows a path of map keys and list indexes.
+func nested(obj any, path ...string) (any, bool) {
+	for _, p := range path {
+		switch o := obj.(type) {
+		case map[string]any:
+			v, ok := o[p]
+			if !ok {
+				return nil, false
+			}
+			obj = v
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(o) {
+				return nil, false
+			}
+			obj = o[i]
+		default:
+			return nil, false
+		}
+	}
+	return obj, true
+}
+
+func assertField(t *testing.T, obj *unstructured.Unstructured, want any, path ...string) {
+	t.Helper()
+	got, ok := nested(obj.Object, path...)
+	if !ok {
+		t.Errorf("%s %s has no %s", obj.GetKind(), obj.GetName(), strings.Join(path, "."))
+		return
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s %s %s = %#v, want %#v", obj.GetKind(), obj.GetName(), strings.Join(path, "."), got, want)
+	}
+}
+
+// assertRestrictedSecurity checks the "restricted" Pod Security Standard
+// settings the manager must always run with.
+func assertRestrictedSecurity(t *testing.T, deploy *unstructured.Unstructured) {
+	t.Helper()
+	pod := []string{"spec", "template", "spec"}
+	ctr := append(slices.Clone(pod), "containers", "0", "securityContext")
+	assertField(t, deploy, true, append(slices.Clone(pod), "securityContext", "runAsNonRoot")...)
+	assertField(t, deploy, "RuntimeDefault", append(slices.Clone(pod), "securityContext", "seccompProfile", "type")...)
+	assertField(t, deploy, true, append(slices.Clone(ctr), "readOnlyRootFilesystem")...)
+	assertField(t, deploy, false, append(slices.Clone(ctr), "allowPrivilegeEscalation")...)
+	assertField(t, deploy, []any{"ALL"}, append(slices.Clone(ctr), "capabilities", "drop")...)
+}
+
+// assertArgs checks that the manager has every arg of want and no arg with
+// a prefix in absent.
+func assertArgs(t *testing.T, deploy *unstructured.Unstructured, want, absent []string) {
+	t.Helper()
+	got := args(t, deploy)
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("manager args %v lack %s", got, w)
+		}
+	}
+	for _, a := range absent {
+		for _, g := range got {
+			if strings.HasPrefix(g, a) {
+				t.Errorf("manager args %v have %s", got, g)
+			}
+		}
+	}
+}
+
+func containers(t *testing.T, deploy *unstructured.Unstructured) []map[string]any {
+	t.Helper()
+	list, _, err := unstructured.NestedSlice(deploy.Object, "spec", "template", "spec", "containers")
+	if err != nil || len(list) == 0 {
+		t.Fatalf("Deployment %s has no containers (%v)", deploy.GetName(), err)
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, c := range list {
+		m, ok := c.(map[string]any)
+		if !ok {
+			t.Fatalf("Deployment %s container is %T", deploy.GetName(), c)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func args(t *testing.T, deploy *unstructured.Unstructured) []string {
+	t.Helper()
+	list, _ := containers(t, deploy)[0]["args"].([]any)
+	out := make([]string, 0, len(list))
+	for _, a := range list {
+		s, _ := a.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+func kindsOf(objs []*unstructured.Unstructured, kind string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
