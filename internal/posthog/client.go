@@ -471,9 +471,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // attempt sends cl once: it waits for the limiter, then gives the request
 // RequestTimeout (or less, if ctx ends sooner).
 func (c *Client) attempt(ctx context.Context, cl call) (response, error) {
-	if err := c.waitTurn(ctx, cl.rt); err != nil {
+	t, err := c.waitTurn(ctx, cl.rt)
+	if err != nil {
 		return response{}, err
 	}
+	defer c.limiter.settle(t)
 	ctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
 	defer cancel()
 	req, err := c.newRequest(ctx, cl)
@@ -494,20 +496,20 @@ func (c *Client) attempt(ctx context.Context, cl call) (response, error) {
 
 // waitTurn queues in the key's limiter for at most MaxLimiterWait (or what
 // is left of ctx); a longer wait is returned as KindThrottled.
-func (c *Client) waitTurn(ctx context.Context, rt route) error {
+func (c *Client) waitTurn(ctx context.Context, rt route) (turn, error) {
 	maxDelay := c.maxLimiterWait
 	if deadline, ok := ctx.Deadline(); ok {
 		maxDelay = max(min(maxDelay, time.Until(deadline)), 0)
 	}
-	err := c.limiter.wait(ctx, maxDelay)
+	t, err := c.limiter.wait(ctx, maxDelay)
 	if err == nil {
-		return nil
+		return t, nil
 	}
 	if throttled, ok := errors.AsType[*Error](err); ok {
 		throttled.Method, throttled.Endpoint = rt.method, rt.name
-		return throttled
+		return nil, throttled
 	}
-	return transportError(rt, err, c.scrub)
+	return nil, transportError(rt, err, c.scrub)
 }
 
 func (c *Client) newRequest(ctx context.Context, cl call) (*http.Request, error) {

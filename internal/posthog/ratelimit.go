@@ -98,7 +98,8 @@ func (l *Limiter) Wait(ctx context.Context) error {
 	if deadline, ok := ctx.Deadline(); ok {
 		maxDelay = max(time.Until(deadline), 0)
 	}
-	return l.wait(ctx, maxDelay)
+	_, err := l.wait(ctx, maxDelay)
+	return err
 }
 
 // Pause makes every caller wait at least until now+d. A shorter pause never
@@ -125,13 +126,17 @@ func (l *Limiter) PausedUntil() time.Time {
 // Waits returns how many calls to Wait have had to block.
 func (l *Limiter) Waits() int64 { return l.waits.Load() }
 
+// turn identifies a booked turn in each window, so the call can later mark
+// when it really ended (see settle).
+type turn []uint64
+
 // wait takes a turn and sleeps until it comes. A negative maxDelay means no
 // bound; a turn further off than maxDelay is not taken and the delay is
 // returned as a KindThrottled error.
-func (l *Limiter) wait(ctx context.Context, maxDelay time.Duration) error {
-	start, at, err := l.reserve(maxDelay)
+func (l *Limiter) wait(ctx context.Context, maxDelay time.Duration) (turn, error) {
+	start, at, t, err := l.reserve(maxDelay)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer func() { observeLimiterWait(l.clock.Now().Sub(start)) }()
 	if at.After(start) {
@@ -141,16 +146,16 @@ func (l *Limiter) wait(ctx context.Context, maxDelay time.Duration) error {
 		now := l.clock.Now()
 		target, pauseChanged := l.startTime(at)
 		if !target.After(now) {
-			return nil
+			return t, nil
 		}
 		if maxDelay >= 0 && target.Sub(start) > maxDelay {
 			// A Pause arrived while waiting: the turn is spent, but the
 			// caller learns how long PostHog asked for.
-			return throttledByLimiter(target.Sub(now))
+			return nil, throttledByLimiter(target.Sub(now))
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-pauseChanged:
 		case <-l.clock.After(target.Sub(now)):
 		}
@@ -159,7 +164,7 @@ func (l *Limiter) wait(ctx context.Context, maxDelay time.Duration) error {
 
 // reserve books the earliest turn allowed by both windows and any pause.
 // The clock is read under the lock so turns are booked in time order.
-func (l *Limiter) reserve(maxDelay time.Duration) (now, at time.Time, err error) {
+func (l *Limiter) reserve(maxDelay time.Duration) (now, at time.Time, t turn, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now = l.clock.Now()
@@ -168,12 +173,29 @@ func (l *Limiter) reserve(maxDelay time.Duration) (now, at time.Time, err error)
 		at = laterOf(at, w.earliest())
 	}
 	if delay := at.Sub(now); maxDelay >= 0 && delay > maxDelay {
-		return now, at, throttledByLimiter(delay)
+		return now, at, nil, throttledByLimiter(delay)
 	}
-	for _, w := range l.windows {
-		w.record(at)
+	t = make(turn, len(l.windows))
+	for i, w := range l.windows {
+		t[i] = w.record(at)
 	}
-	return now, at, nil
+	return now, at, t, nil
+}
+
+// settle marks that the call holding t has finished. PostHog counts a call
+// when it arrives, which can be well after it started when latency varies:
+// counting the call's window from its end instead of its start makes sure
+// the call `limit` turns later never reaches PostHog inside the same window.
+func (l *Limiter) settle(t turn) {
+	if t == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	for i, w := range l.windows {
+		w.settle(t[i], now)
+	}
 }
 
 // startTime is when a turn booked for at may start, given pauses since.
@@ -196,17 +218,19 @@ func laterOf(a, b time.Time) time.Time {
 	return a
 }
 
-// slidingWindow remembers the start times of the last `limit` turns in a
-// ring. Turns are booked in non-decreasing time order, so the slot about to
-// be overwritten is always the oldest.
+// slidingWindow remembers the last `limit` turns in a ring, in booking
+// order: the slot about to be overwritten is the turn `limit` turns back.
+// A slot holds the turn's start, moved to its end once the call settles.
 type slidingWindow struct {
 	length time.Duration
 	starts []time.Time
+	seqs   []uint64 // which turn each slot holds, so a late settle cannot touch a reused slot
+	next   uint64
 	oldest int
 }
 
 func newSlidingWindow(limit int, length time.Duration) *slidingWindow {
-	return &slidingWindow{length: length, starts: make([]time.Time, limit)}
+	return &slidingWindow{length: length, starts: make([]time.Time, limit), seqs: make([]uint64, limit)}
 }
 
 // earliest is when the next turn may start: once the oldest of the last
@@ -219,9 +243,18 @@ func (w *slidingWindow) earliest() time.Time {
 	return oldest.Add(w.length)
 }
 
-func (w *slidingWindow) record(at time.Time) {
-	w.starts[w.oldest] = at
+func (w *slidingWindow) record(at time.Time) uint64 {
+	w.next++
+	w.starts[w.oldest], w.seqs[w.oldest] = at, w.next
 	w.oldest = (w.oldest + 1) % len(w.starts)
+	return w.next
+}
+
+func (w *slidingWindow) settle(seq uint64, end time.Time) {
+	slot := int((seq - 1) % uint64(len(w.starts)))
+	if w.seqs[slot] == seq && end.After(w.starts[slot]) {
+		w.starts[slot] = end
+	}
 }
 
 // The process-wide limiters, one per API key, so every client and every

@@ -139,7 +139,7 @@ func TestLimiterBooksTurnsWithinBothWindows(t *testing.T) {
 			l := NewLimiter(tt.cfg)
 			start := clock.Now()
 			for i, want := range tt.turns {
-				_, at, err := l.reserve(-1)
+				_, at, _, err := l.reserve(-1)
 				if err != nil {
 					t.Fatalf("turn %d: %v", i, err)
 				}
@@ -157,11 +157,11 @@ func TestLimiterWithDefaultsAllowsPostHogsLimits(t *testing.T) {
 	l := NewLimiter(LimiterConfig{Clock: clock})
 	start := clock.Now()
 	for i := range DefaultPerMinute {
-		if _, at, _ := l.reserve(-1); !at.Equal(start) {
+		if _, at, _, _ := l.reserve(-1); !at.Equal(start) {
 			t.Fatalf("turn %d was delayed to %s", i, at)
 		}
 	}
-	if _, at, _ := l.reserve(-1); at.Sub(start) != time.Minute {
+	if _, at, _, _ := l.reserve(-1); at.Sub(start) != time.Minute {
 		t.Fatalf("turn %d booked at +%s, want +1m", DefaultPerMinute, at.Sub(start))
 	}
 }
@@ -241,7 +241,7 @@ func TestWaitReturnsThrottledWithoutSpendingATurnWhenTheDeadlineIsTooSoon(t *tes
 	if !ok || wait != time.Minute {
 		t.Fatalf("Wait = %v, want KindThrottled with a 1m wait", err)
 	}
-	if _, at, _ := l.reserve(-1); at.Sub(clock.Now()) != time.Minute {
+	if _, at, _, _ := l.reserve(-1); at.Sub(clock.Now()) != time.Minute {
 		t.Errorf("the refused wait spent a turn: next turn at +%s, want +1m", at.Sub(clock.Now()))
 	}
 	if l.Waits() != 0 {
@@ -281,9 +281,35 @@ func TestSetDefaultLimitsAppliesToKeysNotSeenYet(t *testing.T) {
 	t.Cleanup(func() { SetDefaultLimits(LimiterConfig{}) })
 
 	l := SharedLimiter("phx_key_for_scaled_defaults")
-	_, first, _ := l.reserve(-1)
-	_, second, _ := l.reserve(-1)
+	_, first, _, _ := l.reserve(-1)
+	_, second, _, _ := l.reserve(-1)
 	if second.Sub(first) != time.Minute {
 		t.Errorf("second turn %s after the first, want 1m", second.Sub(first))
+	}
+}
+
+// A call that took long to reach PostHog must not let the call `limit` turns
+// later arrive inside the same window: its window counts from its end.
+func TestASlowCallsWindowCountsFromWhenItEnded(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	l := NewLimiter(LimiterConfig{PerMinute: 2, PerHour: -1, Clock: clock})
+	start := clock.Now()
+	_, _, slow, err := l.reserve(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := l.reserve(-1); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(5 * time.Second) // the first call ends 5s after it started
+	l.settle(slow)
+
+	_, at, _, err := l.reserve(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := at.Sub(start); got != time.Minute+5*time.Second {
+		t.Fatalf("the third turn is booked at +%s, want +1m5s (a minute after the first call ended)", got)
 	}
 }
