@@ -183,7 +183,13 @@ func managerOptions(f flags) ctrl.Options {
 		LeaderElectionID:              "posthog-operator.iam.posthog-operator.io",
 		LeaderElectionNamespace:       f.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true, // main exits right after the manager stops
-		Cache:                         cache.Options{DefaultNamespaces: namespaces(f.watchNamespaces)},
+		Cache: cache.Options{
+			DefaultNamespaces: namespaces(f.watchNamespaces),
+			// managedFields are a large share of every cached object and the
+			// operator never reads them: dropping them keeps memory per
+			// reference small with thousands of references.
+			DefaultTransform: cache.TransformStripManagedFields(),
+		},
 	}
 }
 
