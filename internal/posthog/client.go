@@ -54,6 +54,7 @@ var (
 	errBodyTooLarge    = errors.New("response body exceeds the size limit")
 	errMissingRefField = errors.New(`response has no "reference" field`)
 	errReferenceNoID   = errors.New("reference in response has no id")
+	errDeleteBody      = errors.New("a delete was answered with a body; PostHog answers 204 with none")
 )
 
 // Config configures a Client. Host, OrganizationID and APIKey are required;
@@ -421,8 +422,17 @@ func (c *Client) Delete(ctx context.Context, id string) error {
 		// Checked so no id can change the request path.
 		return requestError(routeDelete, KindValidation, "reference id must be a UUID")
 	}
-	_, err = c.do(ctx, call{rt: routeDelete, target: c.endpoint(parsed.String()+"/", nil)})
-	return err
+	resp, err := c.do(ctx, call{rt: routeDelete, target: c.endpoint(parsed.String()+"/", nil)})
+	if err != nil {
+		return err
+	}
+	// PostHog answers a delete with 204 and no body. A 2xx with a body (a
+	// login proxy's HTML page, a truncated answer) is not PostHog's: taking
+	// it for success would drop a finalizer while the reference lives on.
+	if resp.status != http.StatusNoContent && len(bytes.TrimSpace(resp.body)) > 0 {
+		return decodeError(routeDelete, resp.status, errDeleteBody, c.scrub)
+	}
+	return nil
 }
 
 // endpoint is the base URL plus a path suffix and a query.

@@ -827,3 +827,31 @@ func requireRoundTrip(t *testing.T, ref Reference) {
 		t.Fatalf("round trip changed %+v into %+v", ref, again)
 	}
 }
+
+func TestADeleteAnsweredWithABodyIsNotTakenForDone(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"a login proxy's HTML page", http.StatusOK, "<html><body>Sign in</body></html>"},
+		{"truncated JSON", http.StatusOK, `{"id": "497f`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(tc.status)
+				_, _ = w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			c, err := NewClient(Config{Host: srv.URL, OrganizationID: "0190f5a4-6a1b-7c3d-9e8f-123456789abc",
+				APIKey: "phx_test_key"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.Delete(context.Background(), "497f6eca-6276-4993-bfeb-53cbbbba6f08")
+			if KindOf(err) != KindDecode {
+				t.Fatalf("Delete() = %v, want a KindDecode error", err)
+			}
+		})
+	}
+}
