@@ -83,9 +83,12 @@ type book struct {
 	mu          sync.Mutex
 	refreshing  chan struct{} // closed when the running refresh ends
 	refreshedAt time.Time
-	loaded      bool
-	byID        map[string]posthog.Reference
-	byKey       map[uniqueKey]string // unique key -> id
+	// invalidatedAt forces a refresh that starts after it: a write whose
+	// outcome we do not know may have landed.
+	invalidatedAt time.Time
+	loaded        bool
+	byID          map[string]posthog.Reference
+	byKey         map[uniqueKey]string // unique key -> id
 	// changed records our own writes while a refresh is walking the list, so
 	// a page read before a create or delete does not undo it.
 	changed map[string]*posthog.Reference
@@ -112,7 +115,7 @@ func keysOf(provider, organization, roleID string, slug *string) []uniqueKey {
 func (b *book) fresh(ctx context.Context, api posthog.API) error {
 	for {
 		b.mu.Lock()
-		if b.loaded && b.inv.now().Sub(b.refreshedAt) < b.inv.RefreshPeriod {
+		if b.loaded && b.refreshedAt.After(b.invalidatedAt) && b.inv.now().Sub(b.refreshedAt) < b.inv.RefreshPeriod {
 			return nil
 		}
 		if wait := b.refreshing; wait != nil {
@@ -211,6 +214,13 @@ func (b *book) put(r posthog.Reference) {
 	}
 }
 
+// invalidate makes the next observation walk the list again.
+func (b *book) invalidate() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.invalidatedAt = b.inv.now()
+}
+
 // remove records a reference we deleted (or found gone).
 func (b *book) remove(id string) {
 	b.mu.Lock()
@@ -252,8 +262,25 @@ func (e inventoryExternal) Create(ctx context.Context, desired posthog.Reference
 		if holder, lookupErr := e.api.Lookup(ctx, desired.Query()); lookupErr == nil && holder != nil {
 			e.book.put(*holder)
 		}
+	case outcomeUnknown(err):
+		// The create may have committed with its answer lost: only a fresh
+		// list can tell, and until then the copy must not say "absent" (a
+		// deletion would then leave the reference behind).
+		e.book.invalidate()
 	}
 	return created, err
+}
+
+// outcomeUnknown reports whether a failed write may still have happened:
+// PostHog refused it (4xx) only when it says so.
+func outcomeUnknown(err error) bool {
+	switch posthog.KindOf(err) {
+	case posthog.KindValidation, posthog.KindAlreadyExists, posthog.KindUnauthenticated,
+		posthog.KindForbidden, posthog.KindNotFound, posthog.KindMethodNotAllowed, posthog.KindThrottled:
+		return false
+	default:
+		return true
+	}
 }
 
 func (e inventoryExternal) Delete(ctx context.Context, id string) error {
