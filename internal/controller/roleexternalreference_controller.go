@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -62,6 +63,18 @@ type RoleExternalReferenceReconciler struct {
 	// ResyncPeriod is how often a Ready reference is checked against PostHog
 	// for drift (deleted or replaced out of band).
 	ResyncPeriod time.Duration
+
+	// recorded holds, by object UID, the remote identity this manager last
+	// wrote to status. The informer cache can lag behind our own status
+	// patch; a reconcile that started from such a stale copy would take a
+	// reference we recorded for someone else's (Conflict) or lose its id (a
+	// leak). Only the operator writes status.id, so our last write wins.
+	recorded sync.Map // types.UID -> remoteIdentity
+}
+
+type remoteIdentity struct {
+	id        string
+	createdAt *metav1.Time
 }
 
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=roleexternalreferences,verbs=get;list;watch;update;patch
@@ -77,6 +90,7 @@ func (r *RoleExternalReferenceReconciler) Reconcile(ctx context.Context, req ctr
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	observed := ref.Status.DeepCopy()
+	r.catchUpWithOwnWrites(ref)
 
 	var result ctrl.Result
 	var err error
@@ -90,6 +104,15 @@ func (r *RoleExternalReferenceReconciler) Reconcile(ctx context.Context, req ctr
 		err = recordErr
 	}
 	return result, err
+}
+
+// catchUpWithOwnWrites applies the remote identity this manager last
+// recorded when the cached object does not show it yet.
+func (r *RoleExternalReferenceReconciler) catchUpWithOwnWrites(ref *iamv1alpha1.RoleExternalReference) {
+	if v, ok := r.recorded.Load(ref.UID); ok {
+		own := v.(remoteIdentity)
+		ref.Status.ID, ref.Status.CreatedAt = own.id, own.createdAt
+	}
 }
 
 // reconcileMapping creates, adopts, replaces or checks the remote reference.
@@ -314,10 +337,15 @@ func (r *RoleExternalReferenceReconciler) recordStatus(
 	base := ref.DeepCopy()
 	base.Status = *observed
 	err := r.Status().Patch(ctx, ref, client.MergeFrom(base))
-	if apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
+		r.recorded.Delete(ref.UID)
 		return nil // released and gone
+	case err != nil:
+		return err
 	}
-	return err
+	r.recorded.Store(ref.UID, remoteIdentity{id: ref.Status.ID, createdAt: ref.Status.CreatedAt.DeepCopy()})
+	return nil
 }
 
 func (r *RoleExternalReferenceReconciler) ensureFinalizer(
@@ -337,6 +365,9 @@ func (r *RoleExternalReferenceReconciler) removeFinalizer(
 	base := ref.DeepCopy()
 	controllerutil.RemoveFinalizer(ref, Finalizer)
 	err := r.Patch(ctx, ref, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+	if err == nil || apierrors.IsNotFound(err) {
+		r.recorded.Delete(ref.UID)
+	}
 	return client.IgnoreNotFound(err)
 }
 
