@@ -21,7 +21,9 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -102,7 +104,10 @@ func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager, max
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.RoleExternalReference{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
 		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.referencesUsing)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: max(maxConcurrent, 1),
+			RateLimiter:             retryBackoff(),
+		}).
 		Named("roleexternalreference").
 		Complete(r)
 }
@@ -117,6 +122,22 @@ func externalFactory(cfg Config) (ExternalFactory, error) {
 	default:
 		return nil, fmt.Errorf("unknown observe strategy %q: use %q or %q", cfg.Observe, ObserveInventory, ObserveLookup)
 	}
+}
+
+// maxRetryDelay caps the per-object backoff after transient errors.
+// controller-runtime's default grows to 1000s: after a PostHog outage of a
+// few minutes, objects would stay Unavailable for up to a quarter of an
+// hour after PostHog is back. The per-key rate limiter, not this backoff,
+// is what protects PostHog's budget.
+const maxRetryDelay = time.Minute
+
+// retryBackoff is controller-runtime's default retry limiter with the
+// per-object backoff capped at maxRetryDelay.
+func retryBackoff() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, maxRetryDelay),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }
 
 // referencesUsing maps a connection to the references that name it.
