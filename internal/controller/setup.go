@@ -147,11 +147,7 @@ func (r *RoleExternalReferenceReconciler) referencesUsing(ctx context.Context, c
 		client.MatchingFields{indexReferenceConnection: conn.GetName()}); err != nil {
 		return nil
 	}
-	requests := make([]reconcile.Request, 0, len(refs.Items))
-	for i := range refs.Items {
-		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&refs.Items[i])})
-	}
-	return requests
+	return requestsFor(refs.Items)
 }
 
 // SetupWithManager registers the PostHogConnection controller. Secrets are
@@ -178,9 +174,17 @@ func (r *PostHogConnectionReconciler) connectionsUsing(ctx context.Context, secr
 		client.MatchingFields{indexConnectionSecret: secret.GetName()}); err != nil {
 		return nil
 	}
-	requests := make([]reconcile.Request, 0, len(conns.Items))
-	for i := range conns.Items {
-		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&conns.Items[i])})
+	return requestsFor(conns.Items)
+}
+
+// requestsFor turns listed objects into reconcile requests.
+func requestsFor[T any, PT interface {
+	*T
+	client.Object
+}](items []T) []reconcile.Request {
+	requests := make([]reconcile.Request, 0, len(items))
+	for i := range items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(PT(&items[i]))})
 	}
 	return requests
 }
