@@ -118,6 +118,13 @@ type RoleExternalReferenceStatus struct {
 	// +optional
 	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
 
+	// createPending holds the fields of a create the operator sent to
+	// PostHog but whose answer it has not recorded yet. Written before the
+	// request, it lets the operator recognise that reference as its own after
+	// a crash or a lost answer, even if the spec changed meanwhile.
+	// +optional
+	CreatePending *RemoteReferenceFields `json:"createPending,omitempty"`
+
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
@@ -128,6 +135,24 @@ type RoleExternalReferenceStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// RemoteReferenceFields are the fields of a PostHog role external reference
+// the operator writes.
+type RemoteReferenceFields struct {
+	// provider of the reference.
+	Provider string `json:"provider"`
+	// providerOrganizationId of the reference.
+	ProviderOrganizationID string `json:"providerOrganizationId"`
+	// providerRoleId of the reference.
+	ProviderRoleID string `json:"providerRoleId"`
+	// providerRoleSlug of the reference, empty for none.
+	// +optional
+	ProviderRoleSlug string `json:"providerRoleSlug,omitempty"`
+	// providerRoleName of the reference.
+	ProviderRoleName string `json:"providerRoleName"`
+	// role of the reference.
+	Role string `json:"role"`
 }
 
 // +kubebuilder:object:root=true

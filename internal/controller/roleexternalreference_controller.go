@@ -75,6 +75,7 @@ type RoleExternalReferenceReconciler struct {
 type remoteIdentity struct {
 	id        string
 	createdAt *metav1.Time
+	pending   *iamv1alpha1.RemoteReferenceFields
 }
 
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=roleexternalreferences,verbs=get;list;watch;update;patch
@@ -95,7 +96,7 @@ func (r *RoleExternalReferenceReconciler) Reconcile(ctx context.Context, req ctr
 	var result ctrl.Result
 	var err error
 	if ref.DeletionTimestamp.IsZero() {
-		result, err = r.reconcileMapping(ctx, ref)
+		result, err = r.reconcileMapping(ctx, ref, observed)
 	} else {
 		result, err = r.reconcileDeletion(ctx, ref)
 	}
@@ -111,13 +112,13 @@ func (r *RoleExternalReferenceReconciler) Reconcile(ctx context.Context, req ctr
 func (r *RoleExternalReferenceReconciler) catchUpWithOwnWrites(ref *iamv1alpha1.RoleExternalReference) {
 	if v, ok := r.recorded.Load(ref.UID); ok {
 		own := v.(remoteIdentity)
-		ref.Status.ID, ref.Status.CreatedAt = own.id, own.createdAt
+		ref.Status.ID, ref.Status.CreatedAt, ref.Status.CreatePending = own.id, own.createdAt, own.pending
 	}
 }
 
 // reconcileMapping creates, adopts, replaces or checks the remote reference.
 func (r *RoleExternalReferenceReconciler) reconcileMapping(
-	ctx context.Context, ref *iamv1alpha1.RoleExternalReference,
+	ctx context.Context, ref *iamv1alpha1.RoleExternalReference, baseline *iamv1alpha1.RoleExternalReferenceStatus,
 ) (ctrl.Result, error) {
 	// The finalizer is in place before the first remote write, so nothing
 	// this object creates can outlive it unnoticed.
@@ -128,19 +129,22 @@ func (r *RoleExternalReferenceReconciler) reconcileMapping(
 	if err != nil {
 		return r.fail(ref, err)
 	}
+	if err := r.claimPendingCreate(ctx, ext, ref); err != nil {
+		return r.fail(ref, err)
+	}
 	desired := desiredReference(ref)
 	obs, err := ext.Observe(ctx, desired, ref.Status.ID)
 	if err != nil {
 		return r.fail(ref, err)
 	}
-	return r.apply(ctx, ext, ref, desired, decide(desired, ref.Status.ID, obs))
+	return r.apply(ctx, ext, ref, desired, decide(desired, ref.Status.ID, obs), baseline)
 }
 
 // apply carries out a plan, step by step, recording each step in status as it
 // lands so a failure half-way leaves status true to PostHog.
 func (r *RoleExternalReferenceReconciler) apply(
 	ctx context.Context, ext External, ref *iamv1alpha1.RoleExternalReference,
-	desired posthog.ReferenceSpec, p plan,
+	desired posthog.ReferenceSpec, p plan, baseline *iamv1alpha1.RoleExternalReferenceStatus,
 ) (ctrl.Result, error) {
 	switch {
 	case p.upToDate():
@@ -171,7 +175,7 @@ func (r *RoleExternalReferenceReconciler) apply(
 	case p.adopt != nil:
 		r.recordRemote(ref, *p.adopt, EventAdopted, "Adopted existing PostHog reference %s")
 	case p.create:
-		return r.create(ctx, ext, ref, desired, replacedEvent)
+		return r.create(ctx, ext, ref, desired, replacedEvent, baseline)
 	}
 	return r.ready(ref)
 }
@@ -181,9 +185,15 @@ func (r *RoleExternalReferenceReconciler) apply(
 // response was lost) means: observe again and adopt or report the conflict.
 func (r *RoleExternalReferenceReconciler) create(
 	ctx context.Context, ext External, ref *iamv1alpha1.RoleExternalReference,
-	desired posthog.ReferenceSpec, replacedEvent string,
+	desired posthog.ReferenceSpec, replacedEvent string, baseline *iamv1alpha1.RoleExternalReferenceStatus,
 ) (ctrl.Result, error) {
+	if err := r.markCreatePending(ctx, ref, desired, baseline); err != nil {
+		return ctrl.Result{}, err
+	}
 	created, err := ext.Create(ctx, desired)
+	if err == nil || !outcomeUnknown(err) {
+		ref.Status.CreatePending = nil // PostHog answered: nothing is in doubt
+	}
 	if posthog.IsAlreadyExists(err) {
 		obs, obsErr := ext.Observe(ctx, desired, "")
 		if obsErr != nil {
@@ -233,6 +243,9 @@ func (r *RoleExternalReferenceReconciler) reconcileDeletion(
 	if err != nil {
 		return r.failDeletion(ref, err)
 	}
+	if err := r.claimPendingCreate(ctx, ext, ref); err != nil {
+		return r.failDeletion(ref, err)
+	}
 	desired := desiredReference(ref)
 	obs, err := ext.Observe(ctx, desired, ref.Status.ID)
 	if err != nil {
@@ -260,6 +273,66 @@ func (r *RoleExternalReferenceReconciler) failDeletion(
 	o.message += "; the PostHog reference is not deleted yet. To release this object without deleting it " +
 		"in PostHog, set spec.deletionPolicy: Orphan"
 	return r.finish(ref, o, err)
+}
+
+// markCreatePending records, before the POST, what is about to be created:
+// if the answer is lost or the manager dies before recording it, the next
+// reconcile recognises that reference as this object's own (see
+// claimPendingCreate), even if the spec changed in between.
+func (r *RoleExternalReferenceReconciler) markCreatePending(
+	ctx context.Context, ref *iamv1alpha1.RoleExternalReference, desired posthog.ReferenceSpec,
+	baseline *iamv1alpha1.RoleExternalReferenceStatus,
+) error {
+	ref.Status.CreatePending = remoteFields(desired)
+	if err := r.recordStatus(ctx, ref, baseline); err != nil {
+		return err
+	}
+	*baseline = *ref.Status.DeepCopy()
+	return nil
+}
+
+// claimPendingCreate settles a create left in doubt: a remote reference
+// equal to what was being created is this object's own, recorded as such
+// (a later step then keeps, replaces or deletes it like any recorded one);
+// none means the create never landed.
+func (r *RoleExternalReferenceReconciler) claimPendingCreate(
+	ctx context.Context, ext External, ref *iamv1alpha1.RoleExternalReference,
+) error {
+	pending := ref.Status.CreatePending
+	if pending == nil {
+		return nil
+	}
+	if ref.Status.ID == "" {
+		sent := pendingSpec(pending)
+		obs, err := ext.Observe(ctx, sent, "")
+		if err != nil {
+			return err
+		}
+		if h := obs.Holder; h != nil && len(posthog.Differences(sent, *h)) == 0 {
+			r.recordRemote(ref, *h, EventAdopted,
+				"Recorded PostHog reference %s, created by an earlier attempt whose answer was lost")
+		}
+	}
+	ref.Status.CreatePending = nil
+	return nil
+}
+
+func remoteFields(s posthog.ReferenceSpec) *iamv1alpha1.RemoteReferenceFields {
+	f := &iamv1alpha1.RemoteReferenceFields{Provider: s.Provider, ProviderOrganizationID: s.ProviderOrganizationID,
+		ProviderRoleID: s.ProviderRoleID, ProviderRoleName: s.ProviderRoleName, Role: s.Role}
+	if s.ProviderRoleSlug != nil {
+		f.ProviderRoleSlug = *s.ProviderRoleSlug
+	}
+	return f
+}
+
+func pendingSpec(f *iamv1alpha1.RemoteReferenceFields) posthog.ReferenceSpec {
+	s := posthog.ReferenceSpec{Provider: f.Provider, ProviderOrganizationID: f.ProviderOrganizationID,
+		ProviderRoleID: f.ProviderRoleID, ProviderRoleName: f.ProviderRoleName, Role: f.Role}
+	if f.ProviderRoleSlug != "" {
+		s.ProviderRoleSlug = &f.ProviderRoleSlug
+	}
+	return s
 }
 
 // deleteRemote deletes id and reports whether it still existed.
@@ -344,8 +417,13 @@ func (r *RoleExternalReferenceReconciler) recordStatus(
 	case err != nil:
 		return err
 	}
-	r.recorded.Store(ref.UID, remoteIdentity{id: ref.Status.ID, createdAt: ref.Status.CreatedAt.DeepCopy()})
+	r.remember(ref)
 	return nil
+}
+
+func (r *RoleExternalReferenceReconciler) remember(ref *iamv1alpha1.RoleExternalReference) {
+	r.recorded.Store(ref.UID, remoteIdentity{id: ref.Status.ID, createdAt: ref.Status.CreatedAt.DeepCopy(),
+		pending: ref.Status.CreatePending.DeepCopy()})
 }
 
 func (r *RoleExternalReferenceReconciler) ensureFinalizer(
