@@ -35,14 +35,6 @@ import (
 // committed its create but before the operator recorded it (the response
 // was lost, or the manager died in between).
 
-// knownBug skips a test reproducing an unfixed bug unless -faults.known-bugs.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if !*flagKnownBugs {
-		t.Skipf("known operator bug, not fixed yet: %s (run with -faults.known-bugs to reproduce)", what)
-	}
-}
-
 // loseTheFirstCreate makes PostHog commit the next create but drop its
 // response. Then, with freeze, every later request hangs (so the operator,
 // alive, can record nothing until it is killed); without it, every later
@@ -141,8 +133,6 @@ func TestAnObjectEditedAfterItsCreateWasLostConvergesToTheNewSpec(t *testing.T) 
 		for _, tc := range edits {
 			t.Run(observe+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
-				knownBug(t, "an object edited after its create committed but before it was recorded ends in "+
-					"Conflict with its own remote reference, or leaks it (BUG-2 in docs/reliability.md)")
 				w := newWorld(t)
 				w.connect()
 				m := w.startManager("manager", "--observe="+observe)

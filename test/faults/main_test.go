@@ -30,9 +30,9 @@ limitations under the License.
 // faults injected, kills survived, requests made under faults, duplicates
 // and leaks found. Randomness comes from -faults.seed (printed; pass it back
 // to reproduce a failure). -faults.long runs more rounds and both
-// observation strategies. bugs_test.go reproduces known operator bugs; those
-// tests skip unless -faults.known-bugs. -faults.unsettled lets the random
-// workloads touch objects the operator has not settled (which reaches them).
+// observation strategies. bugs_test.go pins down, deterministically, the
+// operator bugs these tests found (all fixed). -faults.unsettled lets the
+// random workloads touch objects the operator has not settled yet.
 //
 // The tests need KUBEBUILDER_ASSETS (kube-apiserver, etcd and
 // kube-controller-manager); `make test` sets it. Without it they skip.
@@ -66,11 +66,8 @@ var (
 		"run more kill rounds, more faults per table row and both observation strategies (minutes, not seconds)")
 	flagSeed = flag.Uint64("faults.seed", 0,
 		"seed of every random choice (kill points, workloads, fault probabilities); 0 picks one from the clock")
-	flagKnownBugs = flag.Bool("faults.known-bugs", os.Getenv("FAULTS_KNOWN_BUGS") != "",
-		"also run the tests that reproduce known, unfixed operator bugs (they fail until the bugs are fixed)")
 	flagUnsettled = flag.Bool("faults.unsettled", os.Getenv("FAULTS_UNSETTLED") != "",
-		"let the random workloads edit and delete objects the operator has not settled yet "+
-			"(this reaches the known bugs, so expect failures until they are fixed)")
+		"let the random workloads edit and delete objects the operator has not settled yet")
 )
 
 // suite is what TestMain sets up once for every test.
