@@ -42,6 +42,9 @@ const (
 	// ReasonUnavailable: PostHog answered 5xx or could not be reached; the
 	// operator retries with exponential backoff.
 	ReasonUnavailable = "Unavailable"
+	// ReasonCreating: the operator is creating the PostHog reference; its
+	// answer is not recorded yet.
+	ReasonCreating = "Creating"
 	// ReasonDeleting: the object is being deleted and the remote delete is
 	// under way.
 	ReasonDeleting = "Deleting"

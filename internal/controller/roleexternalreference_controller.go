@@ -27,6 +27,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -284,6 +285,8 @@ func (r *RoleExternalReferenceReconciler) markCreatePending(
 	baseline *iamv1alpha1.RoleExternalReferenceStatus,
 ) error {
 	ref.Status.CreatePending = remoteFields(desired)
+	// Whatever Ready said is about a reference that is gone or never was.
+	setReady(ref, &ref.Status.Conditions, false, iamv1alpha1.ReasonCreating, "Creating the PostHog reference")
 	if err := r.recordStatus(ctx, ref, baseline); err != nil {
 		return err
 	}
@@ -326,11 +329,14 @@ func remoteFields(s posthog.ReferenceSpec) *iamv1alpha1.RemoteReferenceFields {
 	return f
 }
 
+// pendingSpec maps stored reference fields to what PostHog is sent; an empty
+// slug is sent as absent.
 func pendingSpec(f *iamv1alpha1.RemoteReferenceFields) posthog.ReferenceSpec {
 	s := posthog.ReferenceSpec{Provider: f.Provider, ProviderOrganizationID: f.ProviderOrganizationID,
 		ProviderRoleID: f.ProviderRoleID, ProviderRoleName: f.ProviderRoleName, Role: f.Role}
 	if f.ProviderRoleSlug != "" {
-		s.ProviderRoleSlug = &f.ProviderRoleSlug
+		slug := f.ProviderRoleSlug
+		s.ProviderRoleSlug = &slug
 	}
 	return s
 }
@@ -371,7 +377,8 @@ func (r *RoleExternalReferenceReconciler) conflict(
 	msg := fmt.Sprintf("PostHog reference %s already holds this provider role with a different %s; "+
 		"the operator will not change it. Delete it in PostHog or change this spec",
 		holder.ID, strings.Join(fields, ", "))
-	if prev := readyCondition(ref); prev == nil || prev.Reason != iamv1alpha1.ReasonConflict {
+	prev := meta.FindStatusCondition(ref.Status.Conditions, iamv1alpha1.ConditionReady)
+	if prev == nil || prev.Reason != iamv1alpha1.ReasonConflict {
 		r.event(ref, corev1.EventTypeWarning, EventConflict, "Observe", "%s", msg)
 	}
 	setReady(ref, &ref.Status.Conditions, false, iamv1alpha1.ReasonConflict, msg)
@@ -470,34 +477,18 @@ func (r *RoleExternalReferenceReconciler) event(
 // resyncAfter spreads resyncs over 10% of the period so a thousand objects
 // created together do not all check PostHog in the same second.
 func (r *RoleExternalReferenceReconciler) resyncAfter() time.Duration {
-	period := r.ResyncPeriod
-	if period <= 0 {
-		period = DefaultResyncPeriod
-	}
+	period := resyncOrDefault(r.ResyncPeriod)
 	return period + time.Duration(rand.Int64N(int64(period/10)+1))
 }
 
 // desiredReference maps the spec to the fields PostHog stores.
 func desiredReference(ref *iamv1alpha1.RoleExternalReference) posthog.ReferenceSpec {
-	spec := posthog.ReferenceSpec{
+	return pendingSpec(&iamv1alpha1.RemoteReferenceFields{
 		Provider:               ref.Spec.Provider,
 		ProviderOrganizationID: ref.Spec.ProviderOrganizationID,
 		ProviderRoleID:         ref.Spec.ProviderRoleID,
+		ProviderRoleSlug:       ref.Spec.ProviderRoleSlug,
 		ProviderRoleName:       ref.Spec.ProviderRoleName,
 		Role:                   ref.Spec.Role,
-	}
-	if ref.Spec.ProviderRoleSlug != "" {
-		slug := ref.Spec.ProviderRoleSlug
-		spec.ProviderRoleSlug = &slug
-	}
-	return spec
-}
-
-func readyCondition(ref *iamv1alpha1.RoleExternalReference) *metav1.Condition {
-	for i := range ref.Status.Conditions {
-		if ref.Status.Conditions[i].Type == iamv1alpha1.ConditionReady {
-			return &ref.Status.Conditions[i]
-		}
-	}
-	return nil
+	})
 }

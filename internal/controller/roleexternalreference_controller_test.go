@@ -23,6 +23,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
@@ -323,10 +324,8 @@ func TestDeletionWithoutAConnectionSaysHowToReleaseTheObject(t *testing.T) {
 }
 
 func readyOf(ref *iamv1alpha1.RoleExternalReference) metav1.Condition {
-	for _, c := range ref.Status.Conditions {
-		if c.Type == iamv1alpha1.ConditionReady {
-			return c
-		}
+	if c := meta.FindStatusCondition(ref.Status.Conditions, iamv1alpha1.ConditionReady); c != nil {
+		return *c
 	}
 	return metav1.Condition{}
 }
