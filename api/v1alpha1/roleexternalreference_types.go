@@ -123,7 +123,7 @@ type RoleExternalReferenceStatus struct {
 	// request, it lets the operator recognise that reference as its own after
 	// a crash or a lost answer, even if the spec changed meanwhile.
 	// +optional
-	CreatePending *RemoteReferenceFields `json:"createPending,omitempty"`
+	CreatePending *MappingFields `json:"createPending,omitempty"`
 
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
@@ -137,9 +137,10 @@ type RoleExternalReferenceStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
-// RemoteReferenceFields are the fields of a PostHog role external reference
-// the operator writes.
-type RemoteReferenceFields struct {
+// MappingFields are the fields of a mapping the operator sends to PostHog:
+// the spec's, less connectionRef and deletionPolicy. They carry no
+// validation of their own, so status never inherits the spec's rules.
+type MappingFields struct {
 	// provider of the reference.
 	Provider string `json:"provider"`
 	// providerOrganizationId of the reference.
@@ -193,6 +194,18 @@ type RoleExternalReferenceList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []RoleExternalReference `json:"items"`
+}
+
+// Fields returns the spec's mapping fields: the one place they are listed.
+func (s RoleExternalReferenceSpec) Fields() MappingFields {
+	return MappingFields{
+		Provider:               s.Provider,
+		ProviderOrganizationID: s.ProviderOrganizationID,
+		ProviderRoleID:         s.ProviderRoleID,
+		ProviderRoleSlug:       s.ProviderRoleSlug,
+		ProviderRoleName:       s.ProviderRoleName,
+		Role:                   s.Role,
+	}
 }
 
 func init() {

@@ -20,55 +20,78 @@ import (
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
-// plan is what the reconciler will do for a reference that is not being
-// deleted. Steps run in field order: delete the recorded reference, then
-// adopt, create, or report a conflict.
-type plan struct {
-	// deleteRecorded: the reference in status.id no longer matches the spec
-	// (or its existence is unknown and it is not the holder): delete it first
-	// so a change of provider keys never orphans it. A 404 is fine.
-	deleteRecorded bool
-	// adopt is an existing remote reference equal to the spec, to record.
-	adopt *posthog.Reference
-	// create: nothing holds the spec's keys; create it.
-	create bool
-	// conflict is someone else's reference holding the spec's keys with other
-	// fields; conflictFields names them. Nothing is written.
-	conflict       *posthog.Reference
-	conflictFields []string
+// intent is what the reconciler will do for a reference that is not being
+// deleted. It is one of the types below and nothing else; each carries what
+// acting on it needs.
+type intent interface{ isIntent() }
+
+// upToDate: the recorded reference holds the spec's keys and equals the spec.
+type upToDate struct{}
+
+// adopt: nothing is recorded (or the recorded reference is known gone) and
+// an existing reference equals the spec: record it, create nothing.
+type adopt struct{ found posthog.Reference }
+
+// adoptInstead: an existing reference other than the recorded one equals the
+// spec. Delete the recorded one, so a change of keys never orphans it, then
+// record the one found.
+type adoptInstead struct {
+	recorded string
+	found    posthog.Reference
 }
 
-// upToDate reports whether the plan writes nothing and PostHog matches.
-func (p plan) upToDate() bool {
-	return !p.deleteRecorded && p.adopt == nil && !p.create && p.conflict == nil
+// create: nothing is recorded and nothing holds the spec's keys.
+type create struct{}
+
+// recreate: the recorded reference is known gone (deleted out of band) and
+// nothing holds the spec's keys: create it again.
+type recreate struct{}
+
+// replace: the recorded reference no longer matches the spec (or whether it
+// still exists is unknown). PostHog has no update: delete it, then create.
+type replace struct{ recorded string }
+
+// conflict: someone else's reference holds the spec's keys with other
+// fields. Nothing is written, not even the delete of the recorded reference,
+// so a conflict never costs the user the reference they had.
+type conflict struct {
+	holder posthog.Reference
+	fields []string
 }
 
-// decide is the reconciler's whole judgement, free of I/O so it is table-tested.
-func decide(desired posthog.ReferenceSpec, recordedID string, obs Observation) plan {
+func (upToDate) isIntent()     {}
+func (adopt) isIntent()        {}
+func (adoptInstead) isIntent() {}
+func (create) isIntent()       {}
+func (recreate) isIntent()     {}
+func (replace) isIntent()      {}
+func (conflict) isIntent()     {}
+
+// decide is the reconciler's whole judgement, free of I/O so it is
+// table-tested: from the spec, the id in status and what PostHog holds, what
+// to do.
+func decide(desired posthog.ReferenceSpec, recordedID string, obs Observation) intent {
 	holder := obs.Holder
-	if holder != nil && recordedID != "" && holder.ID == recordedID {
-		if len(posthog.Differences(desired, *holder)) == 0 {
-			return plan{}
-		}
-		// Ours, but the spec changed: PostHog has no update, so replace.
-		return plan{deleteRecorded: true, create: true}
-	}
-
-	var p plan
-	recordedGone := obs.RecordedKnown && obs.Recorded == nil
-	p.deleteRecorded = recordedID != "" && !recordedGone
-
+	recordedGone := recordedID != "" && obs.RecordedKnown && obs.Recorded == nil
 	switch {
-	case holder == nil:
-		p.create = true
-	case len(posthog.Differences(desired, *holder)) == 0:
-		p.adopt = holder
+	case holder != nil && holder.ID == recordedID:
+		if len(posthog.Differences(desired, *holder)) == 0 {
+			return upToDate{}
+		}
+		return replace{recorded: recordedID}
+	case holder != nil && len(posthog.Differences(desired, *holder)) > 0:
+		return conflict{holder: *holder, fields: posthog.Differences(desired, *holder)}
+	case holder != nil && (recordedID == "" || recordedGone):
+		return adopt{found: *holder}
+	case holder != nil:
+		return adoptInstead{recorded: recordedID, found: *holder}
+	case recordedID == "":
+		return create{}
+	case recordedGone:
+		return recreate{}
 	default:
-		// Someone else's: write nothing, not even the delete of ours, so a
-		// conflict never costs the user the reference they had.
-		return plan{conflict: holder, conflictFields: posthog.Differences(desired, *holder)}
+		return replace{recorded: recordedID}
 	}
-	return p
 }
 
 // deletionTargets are the remote references to delete when the object goes:

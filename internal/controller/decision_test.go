@@ -45,62 +45,62 @@ func TestDecide(t *testing.T) {
 		name       string
 		recordedID string
 		obs        Observation
-		want       plan
+		want       intent
 	}{
 		{
 			name: "nothing in PostHog and nothing recorded: create",
-			want: plan{create: true},
+			want: create{},
 		},
 		{
 			name:       "the recorded reference holds the keys and equals the spec: nothing to do",
 			recordedID: "a",
 			obs:        Observation{Holder: remote("a")},
-			want:       plan{},
+			want:       upToDate{},
 		},
 		{
 			name:       "keys compared case-insensitively like PostHog does: nothing to do",
 			recordedID: "a",
 			obs:        Observation{Holder: remote("a", upperKeys)},
-			want:       plan{},
+			want:       upToDate{},
 		},
 		{
 			name:       "the recorded reference holds the keys but the spec changed: replace it",
 			recordedID: "a",
 			obs:        Observation{Holder: remote("a", otherRole)},
-			want:       plan{deleteRecorded: true, create: true},
+			want:       replace{recorded: "a"},
 		},
 		{
 			name:       "the spec's keys changed and nothing holds the new ones: delete the recorded one, create",
 			recordedID: "a",
-			want:       plan{deleteRecorded: true, create: true},
+			want:       replace{recorded: "a"},
 		},
 		{
 			name:       "the recorded reference is known to be gone (drift): create without a delete",
 			recordedID: "a",
 			obs:        Observation{RecordedKnown: true},
-			want:       plan{create: true},
+			want:       recreate{},
 		},
 		{
 			name: "an equal reference exists but nothing is recorded (crash after create): adopt it",
 			obs:  Observation{Holder: remote("b")},
-			want: plan{adopt: remote("b")},
+			want: adopt{found: *remote("b")},
 		},
 		{
 			name:       "an equal reference exists under another id: delete ours, adopt it",
 			recordedID: "a",
 			obs:        Observation{Holder: remote("b")},
-			want:       plan{deleteRecorded: true, adopt: remote("b")},
+			want:       adoptInstead{recorded: "a", found: *remote("b")},
 		},
 		{
 			name: "someone else's reference holds the keys with another role: conflict, no write",
 			obs:  Observation{Holder: remote("b", otherRole)},
-			want: plan{conflict: remote("b", otherRole), conflictFields: []string{"role"}},
+			want: conflict{holder: *remote("b", otherRole), fields: []string{"role"}},
 		},
 		{
 			name:       "a conflict never deletes the recorded reference",
 			recordedID: "a",
 			obs:        Observation{Holder: remote("b", otherRole)},
-			want:       plan{conflict: remote("b", otherRole), conflictFields: []string{"role"}},
+			want:       conflict{holder: *remote("b", otherRole), fields: []string{"role"}},
 		},
 	}
 	for _, tc := range cases {

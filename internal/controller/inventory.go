@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
@@ -44,8 +46,8 @@ type Inventory struct {
 	// RefreshPeriod is how old the copy may get before the next observation
 	// walks the list again (the resync period).
 	RefreshPeriod time.Duration
-	// Now is the clock (time.Now when nil).
-	Now func() time.Time
+	// Clock tells the copy's age (the real clock when nil).
+	Clock clock.PassiveClock
 
 	mu    sync.Mutex
 	books map[string]*book
@@ -69,8 +71,8 @@ func (inv *Inventory) External(host, organizationID string, api posthog.API) Ext
 }
 
 func (inv *Inventory) now() time.Time {
-	if inv.Now != nil {
-		return inv.Now()
+	if inv.Clock != nil {
+		return inv.Clock.Now()
 	}
 	return time.Now()
 }
@@ -110,42 +112,69 @@ func keysOf(provider, organization, roleID string, slug *string) []uniqueKey {
 	return keys
 }
 
-// fresh makes sure the copy is younger than the refresh period, walking the
-// list if it is not, and returns with b.mu held.
-func (b *book) fresh(ctx context.Context, api posthog.API) error {
+// ensureFresh makes sure the copy is younger than the refresh period,
+// walking the list if it is not. One walk runs at a time: observers that
+// find the copy stale while a walk runs wait for it instead of walking too.
+func (b *book) ensureFresh(ctx context.Context, api posthog.API) error {
 	for {
-		b.mu.Lock()
-		if b.loaded && b.refreshedAt.After(b.invalidatedAt) && b.inv.now().Sub(b.refreshedAt) < b.inv.RefreshPeriod {
+		wait, mustWalk := b.freshness()
+		switch {
+		case mustWalk:
+			return b.refresh(ctx, api, wait)
+		case wait == nil:
 			return nil
 		}
-		if wait := b.refreshing; wait != nil {
-			b.mu.Unlock()
-			select {
-			case <-wait:
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		done := make(chan struct{})
-		b.refreshing, b.changed = done, map[string]*posthog.Reference{}
-		b.mu.Unlock()
-
-		started := b.inv.now()
-		refs, err := api.ListAll(ctx, posthog.ListOptions{Limit: InventoryPageSize})
-
-		b.mu.Lock()
-		if err == nil {
-			b.replace(refs)
-			b.loaded, b.refreshedAt = true, started
-		}
-		b.refreshing, b.changed = nil, nil
-		close(done)
-		b.mu.Unlock()
-		if err != nil {
-			return err
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
+}
+
+// freshness says whether the copy can be used now (nil, false), another
+// observer's walk is to be waited for (its channel, false), or this caller
+// must walk the list (a channel to close when done, true): in that last case
+// the walk is registered, so other observers wait for it.
+func (b *book) freshness() (wait chan struct{}, mustWalk bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.loaded && b.refreshedAt.After(b.invalidatedAt) && b.inv.now().Sub(b.refreshedAt) < b.inv.RefreshPeriod {
+		return nil, false
+	}
+	if b.refreshing != nil {
+		return b.refreshing, false
+	}
+	b.refreshing, b.changed = make(chan struct{}), map[string]*posthog.Reference{}
+	return b.refreshing, true
+}
+
+// refresh walks the list and installs it as the copy, then wakes the
+// observers waiting on done.
+func (b *book) refresh(ctx context.Context, api posthog.API, done chan struct{}) error {
+	started := b.inv.now()
+	refs, err := api.ListAll(ctx, posthog.ListOptions{Limit: InventoryPageSize})
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err == nil {
+		b.replace(refs)
+		b.loaded, b.refreshedAt = true, started
+	}
+	b.refreshing, b.changed = nil, nil
+	close(done)
+	return err
+}
+
+// observe reports what the copy holds for desired and for id.
+func (b *book) observe(desired posthog.ReferenceSpec, id string) Observation {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	obs := Observation{Holder: b.holder(desired), RecordedKnown: id != ""}
+	if r, ok := b.byID[id]; ok && id != "" {
+		obs.Recorded = &r
+	}
+	return obs
 }
 
 // replace installs a freshly listed copy, then re-applies our own writes
@@ -239,15 +268,10 @@ type inventoryExternal struct {
 }
 
 func (e inventoryExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, id string) (Observation, error) {
-	if err := e.book.fresh(ctx, e.api); err != nil {
+	if err := e.book.ensureFresh(ctx, e.api); err != nil {
 		return Observation{}, err
 	}
-	defer e.book.mu.Unlock()
-	obs := Observation{Holder: e.book.holder(desired), RecordedKnown: id != ""}
-	if r, ok := e.book.byID[id]; ok && id != "" {
-		obs.Recorded = &r
-	}
-	return obs, nil
+	return e.book.observe(desired, id), nil
 }
 
 func (e inventoryExternal) Create(ctx context.Context, desired posthog.ReferenceSpec) (posthog.Reference, error) {
@@ -262,25 +286,13 @@ func (e inventoryExternal) Create(ctx context.Context, desired posthog.Reference
 		if holder, lookupErr := e.api.Lookup(ctx, desired.Query()); lookupErr == nil && holder != nil {
 			e.book.put(*holder)
 		}
-	case outcomeUnknown(err):
+	case writeMayHaveLanded(err):
 		// The create may have committed with its answer lost: only a fresh
 		// list can tell, and until then the copy must not say "absent" (a
 		// deletion would then leave the reference behind).
 		e.book.invalidate()
 	}
 	return created, err
-}
-
-// outcomeUnknown reports whether a failed write may still have happened:
-// PostHog refused it (4xx) only when it says so.
-func outcomeUnknown(err error) bool {
-	switch posthog.KindOf(err) {
-	case posthog.KindValidation, posthog.KindAlreadyExists, posthog.KindUnauthenticated,
-		posthog.KindForbidden, posthog.KindNotFound, posthog.KindMethodNotAllowed, posthog.KindThrottled:
-		return false
-	default:
-		return true
-	}
 }
 
 func (e inventoryExternal) Delete(ctx context.Context, id string) error {

@@ -18,13 +18,15 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
@@ -43,7 +45,8 @@ type PostHogConnectionReconciler struct {
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 
-// Reconcile checks one connection and records the verdict in its Ready condition.
+// Reconcile checks one connection and records the verdict in its Ready
+// condition: observe (read PostHog with the key), record.
 func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	conn := &iamv1alpha1.PostHogConnection{}
 	if err := r.Get(ctx, req.NamespacedName, conn); err != nil {
@@ -52,69 +55,54 @@ func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	observed := conn.Status.DeepCopy()
+	lastWritten := conn.DeepCopy()
 
-	result, checkErr := r.check(ctx, conn)
+	o := r.check(ctx, conn)
 
+	setConditions(conn, &conn.Status.Conditions, o)
 	conn.Status.ObservedGeneration = conn.Generation
-	if !equality.Semantic.DeepEqual(observed, &conn.Status) {
-		base := conn.DeepCopy()
-		base.Status = *observed
-		if err := r.Status().Patch(ctx, conn, client.MergeFrom(base)); err != nil && checkErr == nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
+	if _, err := writeStatus(ctx, r.Client, lastWritten, conn); err != nil && o.err == nil {
+		return ctrl.Result{}, err
 	}
-	return result, checkErr
+	return o.result(resyncOrDefault(r.ResyncPeriod))
 }
 
 // check reads one item from PostHog: the cheapest call that proves host,
 // key, scope and organization together.
-func (r *PostHogConnectionReconciler) check(
-	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
-) (ctrl.Result, error) {
+func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alpha1.PostHogConnection) outcome {
 	api, err := r.Connections.ForConnection(ctx, conn)
 	if err == nil {
 		_, err = api.List(ctx, posthog.ListOptions{Limit: 1})
 	}
-	if err == nil {
-		setReady(conn, &conn.Status.Conditions, true, iamv1alpha1.ReasonAvailable,
-			"PostHog accepted the API key for organization "+conn.Spec.OrganizationID)
-		return ctrl.Result{RequeueAfter: resyncOrDefault(r.ResyncPeriod)}, nil
+	if err != nil {
+		return connectionFailure(err)
 	}
-
-	reason, message, transient := classifyConnectionError(err)
-	setReady(conn, &conn.Status.Conditions, false, reason, message)
-	if transient {
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{RequeueAfter: resyncOrDefault(r.ResyncPeriod)}, nil
+	return readyOutcome("PostHog accepted the API key for organization " + conn.Spec.OrganizationID)
 }
 
-// classifyConnectionError maps why a connection check failed to its Ready
-// reason. Only an unreachable PostHog is retried with backoff: the others
-// need a change from the user, which the watches notice.
-func classifyConnectionError(err error) (reason, message string, transient bool) {
-	if connErr, ok := errors.AsType[*connectionError](err); ok {
-		return connErr.reason, connErr.message, false
+// SetupWithManager registers the PostHogConnection controller. Secrets are
+// watched as metadata only: the cache never holds an API key, and a rotation
+// still re-checks the connection at once.
+func (r *PostHogConnectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &iamv1alpha1.PostHogConnection{},
+		indexConnectionSecret, func(o client.Object) []string {
+			return []string{o.(*iamv1alpha1.PostHogConnection).Spec.APIKeySecretRef.Name}
+		}); err != nil {
+		return err
 	}
-	switch posthog.KindOf(err) {
-	case posthog.KindUnauthenticated:
-		return iamv1alpha1.ReasonUnauthorized, "PostHog rejected the API key: " + err.Error(), false
-	case posthog.KindForbidden:
-		return iamv1alpha1.ReasonForbidden,
-			"the API key may not read this organization's role external references " +
-				"(it needs organization:read and organization:write, from an organization admin): " + err.Error(), false
-	case posthog.KindNotFound:
-		return iamv1alpha1.ReasonOrganizationNotFound,
-			"PostHog does not know this organization id, or the key's user is not a member: " + err.Error(), false
-	default:
-		return iamv1alpha1.ReasonUnreachable, "PostHog could not be reached: " + err.Error(), true
-	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&iamv1alpha1.PostHogConnection{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.connectionsUsing), builder.OnlyMetadata).
+		Named("posthogconnection").
+		Complete(r)
 }
 
-func resyncOrDefault(period time.Duration) time.Duration {
-	if period <= 0 {
-		return DefaultResyncPeriod
+// connectionsUsing maps a Secret to the connections that read it.
+func (r *PostHogConnectionReconciler) connectionsUsing(ctx context.Context, secret client.Object) []reconcile.Request {
+	var conns iamv1alpha1.PostHogConnectionList
+	if err := r.List(ctx, &conns, client.InNamespace(secret.GetNamespace()),
+		client.MatchingFields{indexConnectionSecret: secret.GetName()}); err != nil {
+		return nil
 	}
-	return period
+	return requestsFor(conns.Items)
 }

@@ -21,18 +21,18 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
@@ -53,6 +53,19 @@ const (
 	EventFailed    = "SyncFailed"
 )
 
+// ownershipMessages say, per event reason, how a reference came to be the
+// one in status.id.
+var ownershipMessages = map[string]string{
+	EventCreated:   "Created PostHog reference %s",
+	EventAdopted:   "Adopted existing PostHog reference %s",
+	EventReplaced:  "Replaced the PostHog reference with %s after a spec change",
+	EventRecreated: "Recreated PostHog reference %s; the previous one was gone",
+}
+
+// recoveredMessage is the Adopted event of a reference our own earlier
+// create made, found after its answer was lost.
+const recoveredMessage = "Recorded PostHog reference %s, created by an earlier attempt whose answer was lost"
+
 // RoleExternalReferenceReconciler keeps one PostHog role external reference
 // equal to each RoleExternalReference: observe PostHog, decide, act, record.
 type RoleExternalReferenceReconciler struct {
@@ -64,19 +77,6 @@ type RoleExternalReferenceReconciler struct {
 	// ResyncPeriod is how often a Ready reference is checked against PostHog
 	// for drift (deleted or replaced out of band).
 	ResyncPeriod time.Duration
-
-	// recorded holds, by object UID, the remote identity this manager last
-	// wrote to status. The informer cache can lag behind our own status
-	// patch; a reconcile that started from such a stale copy would take a
-	// reference we recorded for someone else's (Conflict) or lose its id (a
-	// leak). Only the operator writes status.id, so our last write wins.
-	recorded sync.Map // types.UID -> remoteIdentity
-}
-
-type remoteIdentity struct {
-	id        string
-	createdAt *metav1.Time
-	pending   *iamv1alpha1.RemoteReferenceFields
 }
 
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=roleexternalreferences,verbs=get;list;watch;update;patch
@@ -84,261 +84,271 @@ type remoteIdentity struct {
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=roleexternalreferences/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile makes PostHog match one RoleExternalReference and records what it
-// saw. Status is written once, at the end, and only when it changed.
+// Reconcile makes PostHog match one RoleExternalReference: observe what
+// PostHog holds, decide, act, and record the outcome in status. Status is
+// written at the end, only if it changed; the one write before that is the
+// note of a create about to be sent (see notePendingCreate).
 func (r *RoleExternalReferenceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ref := &iamv1alpha1.RoleExternalReference{}
 	if err := r.Get(ctx, req.NamespacedName, ref); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	observed := ref.Status.DeepCopy()
-	r.catchUpWithOwnWrites(ref)
-
-	var result ctrl.Result
-	var err error
+	s := &referenceSync{reconciler: r, ref: ref, lastWritten: ref.DeepCopy(), desired: desiredReference(ref)}
+	var o outcome
 	if ref.DeletionTimestamp.IsZero() {
-		result, err = r.reconcileMapping(ctx, ref, observed)
+		o = s.reconcileMapping(ctx)
 	} else {
-		result, err = r.reconcileDeletion(ctx, ref)
+		o = s.reconcileDeletion(ctx)
 	}
-
-	if recordErr := r.recordStatus(ctx, ref, observed); recordErr != nil && err == nil {
-		err = recordErr
-	}
-	return result, err
+	return s.record(ctx, o)
 }
 
-// catchUpWithOwnWrites applies the remote identity this manager last
-// recorded when the cached object does not show it yet.
-func (r *RoleExternalReferenceReconciler) catchUpWithOwnWrites(ref *iamv1alpha1.RoleExternalReference) {
-	if v, ok := r.recorded.Load(ref.UID); ok {
-		own := v.(remoteIdentity)
-		ref.Status.ID, ref.Status.CreatedAt, ref.Status.CreatePending = own.id, own.createdAt, own.pending
-	}
+// referenceSync is one reconcile of one RoleExternalReference.
+type referenceSync struct {
+	reconciler *RoleExternalReferenceReconciler
+	ref        *iamv1alpha1.RoleExternalReference
+	// lastWritten is ref as last read from or written to the API server:
+	// the base, and the resourceVersion, of the next write.
+	lastWritten *iamv1alpha1.RoleExternalReference
+	desired     posthog.ReferenceSpec
+	ext         External
 }
 
 // reconcileMapping creates, adopts, replaces or checks the remote reference.
-func (r *RoleExternalReferenceReconciler) reconcileMapping(
-	ctx context.Context, ref *iamv1alpha1.RoleExternalReference, baseline *iamv1alpha1.RoleExternalReferenceStatus,
-) (ctrl.Result, error) {
+func (s *referenceSync) reconcileMapping(ctx context.Context) outcome {
 	// The finalizer is in place before the first remote write, so nothing
 	// this object creates can outlive it unnoticed.
-	if err := r.ensureFinalizer(ctx, ref); err != nil {
-		return ctrl.Result{}, err
+	if err := s.ensureFinalizer(ctx); err != nil {
+		return kubernetesError(err)
 	}
-	ext, err := r.external(ctx, ref)
+	if err := s.connect(ctx); err != nil {
+		return s.fail(err)
+	}
+	in, err := s.observe(ctx)
 	if err != nil {
-		return r.fail(ref, err)
+		return s.fail(err)
 	}
-	if err := r.claimPendingCreate(ctx, ext, ref); err != nil {
-		return r.fail(ref, err)
-	}
-	desired := desiredReference(ref)
-	obs, err := ext.Observe(ctx, desired, ref.Status.ID)
-	if err != nil {
-		return r.fail(ref, err)
-	}
-	return r.apply(ctx, ext, ref, desired, decide(desired, ref.Status.ID, obs), baseline)
+	return s.act(ctx, in)
 }
 
-// apply carries out a plan, step by step, recording each step in status as it
-// lands so a failure half-way leaves status true to PostHog.
-func (r *RoleExternalReferenceReconciler) apply(
-	ctx context.Context, ext External, ref *iamv1alpha1.RoleExternalReference,
-	desired posthog.ReferenceSpec, p plan, baseline *iamv1alpha1.RoleExternalReferenceStatus,
-) (ctrl.Result, error) {
-	switch {
-	case p.upToDate():
-		return r.ready(ref)
-	case p.conflict != nil:
-		return r.conflict(ref, p.conflict, p.conflictFields)
+// observe settles a create left in doubt, looks at PostHog and decides.
+func (s *referenceSync) observe(ctx context.Context) (intent, error) {
+	if err := s.settlePendingCreate(ctx); err != nil {
+		return nil, err
 	}
-	oldID, oldCreatedAt := ref.Status.ID, ref.Status.CreatedAt
-	replacedEvent := ""
-	if oldID != "" {
-		// What we adopt or create now stands in for the recorded reference:
-		// it was deleted out of band, unless the delete below finds it.
-		replacedEvent = EventRecreated
-		forgetRemote(ref)
+	obs, err := s.ext.Observe(ctx, s.desired, s.ref.Status.ID)
+	if err != nil {
+		return nil, err
 	}
-	if p.deleteRecorded {
-		existed, err := deleteRemote(ctx, ext, oldID)
-		if err != nil {
-			ref.Status.ID, ref.Status.CreatedAt = oldID, oldCreatedAt // still ours, still to delete
-			return r.fail(ref, err)
-		}
-		if existed {
-			replacedEvent = EventReplaced
-			r.event(ref, corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted PostHog reference %s", oldID)
-		}
-	}
-	switch {
-	case p.adopt != nil:
-		r.recordRemote(ref, *p.adopt, EventAdopted, "Adopted existing PostHog reference %s")
-	case p.create:
-		return r.create(ctx, ext, ref, desired, replacedEvent, baseline)
-	}
-	return r.ready(ref)
+	return decide(s.desired, s.ref.Status.ID, obs), nil
 }
 
-// create creates the reference. PostHog's unique constraints make a duplicate
-// impossible, so "already exists" (another writer, or our own create whose
-// response was lost) means: observe again and adopt or report the conflict.
-func (r *RoleExternalReferenceReconciler) create(
-	ctx context.Context, ext External, ref *iamv1alpha1.RoleExternalReference,
-	desired posthog.ReferenceSpec, replacedEvent string, baseline *iamv1alpha1.RoleExternalReferenceStatus,
-) (ctrl.Result, error) {
-	if err := r.markCreatePending(ctx, ref, desired, baseline); err != nil {
-		return ctrl.Result{}, err
-	}
-	created, err := ext.Create(ctx, desired)
-	if err == nil || !outcomeUnknown(err) {
-		ref.Status.CreatePending = nil // PostHog answered: nothing is in doubt
-	}
-	if posthog.IsAlreadyExists(err) {
-		obs, obsErr := ext.Observe(ctx, desired, "")
-		if obsErr != nil {
-			return r.fail(ref, obsErr)
-		}
-		p := decide(desired, "", obs)
-		if p.adopt == nil {
-			if p.conflict != nil {
-				return r.conflict(ref, p.conflict, p.conflictFields)
-			}
-			// Gone again between the create and the look-up: retry.
-			return r.fail(ref, err)
-		}
-		r.recordRemote(ref, *p.adopt, EventAdopted, "Adopted existing PostHog reference %s")
-		return r.ready(ref)
-	}
-	if err != nil {
-		return r.fail(ref, err)
-	}
-	switch replacedEvent {
-	case EventReplaced:
-		r.recordRemote(ref, created, EventReplaced, "Replaced the PostHog reference with %s after a spec change")
-	case EventRecreated:
-		r.recordRemote(ref, created, EventRecreated, "Recreated PostHog reference %s; the previous one was gone")
+// act carries out an intent.
+func (s *referenceSync) act(ctx context.Context, in intent) outcome {
+	switch in := in.(type) {
+	case upToDate:
+		return s.ready()
+	case adopt:
+		return s.adopt(in.found)
+	case adoptInstead:
+		return s.adoptInstead(ctx, in.found)
+	case create:
+		return s.create(ctx, EventCreated)
+	case recreate:
+		return s.create(ctx, EventRecreated)
+	case replace:
+		return s.replace(ctx)
+	case conflict:
+		return s.conflict(in)
 	default:
-		r.recordRemote(ref, created, EventCreated, "Created PostHog reference %s")
+		panic(fmt.Sprintf("unknown intent %T", in))
 	}
-	return r.ready(ref)
+}
+
+func (s *referenceSync) adopt(found posthog.Reference) outcome {
+	s.own(found, EventAdopted, ownershipMessages[EventAdopted])
+	return s.ready()
+}
+
+func (s *referenceSync) adoptInstead(ctx context.Context, found posthog.Reference) outcome {
+	if _, err := s.deleteOwned(ctx); err != nil {
+		return s.fail(err)
+	}
+	return s.adopt(found)
+}
+
+// replace deletes the recorded reference, then creates the spec's. The
+// Replaced event becomes Recreated if the delete found it already gone.
+func (s *referenceSync) replace(ctx context.Context) outcome {
+	existed, err := s.deleteOwned(ctx)
+	if err != nil {
+		return s.fail(err)
+	}
+	if !existed {
+		return s.create(ctx, EventRecreated)
+	}
+	return s.create(ctx, EventReplaced)
+}
+
+// create creates the spec's reference and records it under reason.
+func (s *referenceSync) create(ctx context.Context, reason string) outcome {
+	if err := s.notePendingCreate(ctx); err != nil {
+		return kubernetesError(err)
+	}
+	created, err := s.ext.Create(ctx, s.desired)
+	if err == nil || !writeMayHaveLanded(err) {
+		s.ref.Status.CreatePending = nil // PostHog answered: nothing is in doubt
+	}
+	switch {
+	case posthog.IsAlreadyExists(err):
+		return s.actOnWhatExists(ctx, err)
+	case err != nil:
+		return s.fail(err)
+	}
+	s.own(created, reason, ownershipMessages[reason])
+	return s.ready()
+}
+
+// actOnWhatExists follows a create refused with "already exists". PostHog's
+// unique constraints make a duplicate impossible, so another writer, or our
+// own create whose answer was lost, holds the keys: observe again and act on
+// what is there, through the same switch, as long as that writes nothing
+// more.
+func (s *referenceSync) actOnWhatExists(ctx context.Context, createErr error) outcome {
+	in, err := s.observe(ctx)
+	if err != nil {
+		return s.fail(err)
+	}
+	switch in.(type) {
+	case adopt, conflict:
+		return s.act(ctx, in)
+	default:
+		// Gone again between the create and the look-up: retry with backoff.
+		return s.fail(createErr)
+	}
+}
+
+func (s *referenceSync) conflict(c conflict) outcome {
+	msg := fmt.Sprintf("PostHog reference %s already holds this provider role with a different %s; "+
+		"the operator will not change it. Delete it in PostHog or change this spec",
+		c.holder.ID, strings.Join(c.fields, ", "))
+	if readyReason(s.ref.Status.Conditions) != iamv1alpha1.ReasonConflict {
+		s.event(corev1.EventTypeWarning, EventConflict, "Observe", "%s", msg)
+	}
+	return outcome{reason: iamv1alpha1.ReasonConflict, message: msg}
+}
+
+func (s *referenceSync) ready() outcome {
+	return readyOutcome(fmt.Sprintf("PostHog reference %s matches the spec", s.ref.Status.ID))
 }
 
 // reconcileDeletion deletes the remote reference (unless orphaned), then
 // releases the object.
-func (r *RoleExternalReferenceReconciler) reconcileDeletion(
-	ctx context.Context, ref *iamv1alpha1.RoleExternalReference,
-) (ctrl.Result, error) {
+func (s *referenceSync) reconcileDeletion(ctx context.Context) outcome {
+	ref := s.ref
 	if !controllerutil.ContainsFinalizer(ref, Finalizer) {
-		return ctrl.Result{}, nil
+		return outcome{released: true}
 	}
 	if ref.Spec.DeletionPolicy == iamv1alpha1.DeletionPolicyOrphan {
 		if ref.Status.ID != "" {
-			r.event(ref, corev1.EventTypeNormal, EventOrphaned, "Orphan",
+			s.event(corev1.EventTypeNormal, EventOrphaned, "Orphan",
 				"Left PostHog reference %s in place (deletionPolicy: Orphan)", ref.Status.ID)
 		}
-		return ctrl.Result{}, r.removeFinalizer(ctx, ref)
+		return s.release(ctx)
 	}
-	ext, err := r.external(ctx, ref)
+	if err := s.connect(ctx); err != nil {
+		return s.failDeletion(err)
+	}
+	if err := s.settlePendingCreate(ctx); err != nil {
+		return s.failDeletion(err)
+	}
+	obs, err := s.ext.Observe(ctx, s.desired, ref.Status.ID)
 	if err != nil {
-		return r.failDeletion(ref, err)
+		return s.failDeletion(err)
 	}
-	if err := r.claimPendingCreate(ctx, ext, ref); err != nil {
-		return r.failDeletion(ref, err)
-	}
-	desired := desiredReference(ref)
-	obs, err := ext.Observe(ctx, desired, ref.Status.ID)
-	if err != nil {
-		return r.failDeletion(ref, err)
-	}
-	for _, id := range deletionTargets(desired, ref.Status.ID, obs) {
-		existed, err := deleteRemote(ctx, ext, id)
+	for _, id := range deletionTargets(s.desired, ref.Status.ID, obs) {
+		existed, err := deleteRemote(ctx, s.ext, id)
 		if err != nil {
-			return r.failDeletion(ref, err)
+			return s.failDeletion(err)
 		}
 		if existed {
-			r.event(ref, corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted PostHog reference %s", id)
+			s.event(corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted PostHog reference %s", id)
 		}
 	}
-	forgetRemote(ref)
-	return ctrl.Result{}, r.removeFinalizer(ctx, ref)
+	s.disown()
+	return s.release(ctx)
 }
 
 // failDeletion is fail for an object in deletion: the message also says how
 // to let the object go when PostHog cannot be reached at all.
-func (r *RoleExternalReferenceReconciler) failDeletion(
-	ref *iamv1alpha1.RoleExternalReference, err error,
-) (ctrl.Result, error) {
-	o := classify(err)
+func (s *referenceSync) failDeletion(err error) outcome {
+	o := s.fail(err)
 	o.message += "; the PostHog reference is not deleted yet. To release this object without deleting it " +
 		"in PostHog, set spec.deletionPolicy: Orphan"
-	return r.finish(ref, o, err)
+	return o
 }
 
-// markCreatePending records, before the POST, what is about to be created:
-// if the answer is lost or the manager dies before recording it, the next
-// reconcile recognises that reference as this object's own (see
-// claimPendingCreate), even if the spec changed in between.
-func (r *RoleExternalReferenceReconciler) markCreatePending(
-	ctx context.Context, ref *iamv1alpha1.RoleExternalReference, desired posthog.ReferenceSpec,
-	baseline *iamv1alpha1.RoleExternalReferenceStatus,
-) error {
-	ref.Status.CreatePending = remoteFields(desired)
-	// Whatever Ready said is about a reference that is gone or never was.
-	setReady(ref, &ref.Status.Conditions, false, iamv1alpha1.ReasonCreating, "Creating the PostHog reference")
-	if err := r.recordStatus(ctx, ref, baseline); err != nil {
-		return err
+// fail classifies a failed step and says so in an event, except for waits
+// that end by themselves and would only add noise.
+func (s *referenceSync) fail(err error) outcome {
+	o := referenceFailure(err)
+	if o.reason != iamv1alpha1.ReasonConnectionNotReady && o.reason != iamv1alpha1.ReasonThrottled {
+		s.event(corev1.EventTypeWarning, EventFailed, "Sync", "%s", o.message)
 	}
-	*baseline = *ref.Status.DeepCopy()
-	return nil
+	return o
 }
 
-// claimPendingCreate settles a create left in doubt: a remote reference
-// equal to what was being created is this object's own, recorded as such
-// (a later step then keeps, replaces or deletes it like any recorded one);
-// none means the create never landed.
-func (r *RoleExternalReferenceReconciler) claimPendingCreate(
-	ctx context.Context, ext External, ref *iamv1alpha1.RoleExternalReference,
-) error {
-	pending := ref.Status.CreatePending
+// notePendingCreate is the one status write made before a remote call. It
+// notes what is about to be created: if the answer is lost or the manager
+// dies before recording it, the next reconcile recognises that reference as
+// this object's own (see settlePendingCreate), even if the spec changed in
+// between. Its optimistic lock also makes sure no create is ever sent on
+// the strength of a stale copy of the object.
+func (s *referenceSync) notePendingCreate(ctx context.Context) error {
+	fields := s.ref.Spec.Fields()
+	s.ref.Status.CreatePending = &fields
+	// Whatever Ready said is about a reference that is gone or never was.
+	setConditions(s.ref, &s.ref.Status.Conditions,
+		outcome{reason: iamv1alpha1.ReasonCreating, message: "Creating the PostHog reference"})
+	return s.writeStatus(ctx)
+}
+
+// settlePendingCreate settles a create left in doubt: a remote reference
+// equal to what was being created is this object's own, recorded as such (a
+// later step then keeps, replaces or deletes it like any recorded one); none
+// means the create never landed.
+func (s *referenceSync) settlePendingCreate(ctx context.Context) error {
+	pending := s.ref.Status.CreatePending
 	if pending == nil {
 		return nil
 	}
-	if ref.Status.ID == "" {
-		sent := pendingSpec(pending)
-		obs, err := ext.Observe(ctx, sent, "")
+	if s.ref.Status.ID == "" {
+		sent := wireSpec(*pending)
+		obs, err := s.ext.Observe(ctx, sent, "")
 		if err != nil {
 			return err
 		}
 		if h := obs.Holder; h != nil && len(posthog.Differences(sent, *h)) == 0 {
-			r.recordRemote(ref, *h, EventAdopted,
-				"Recorded PostHog reference %s, created by an earlier attempt whose answer was lost")
+			s.own(*h, EventAdopted, recoveredMessage)
 		}
 	}
-	ref.Status.CreatePending = nil
+	s.ref.Status.CreatePending = nil
 	return nil
 }
 
-func remoteFields(s posthog.ReferenceSpec) *iamv1alpha1.RemoteReferenceFields {
-	f := &iamv1alpha1.RemoteReferenceFields{Provider: s.Provider, ProviderOrganizationID: s.ProviderOrganizationID,
-		ProviderRoleID: s.ProviderRoleID, ProviderRoleName: s.ProviderRoleName, Role: s.Role}
-	if s.ProviderRoleSlug != nil {
-		f.ProviderRoleSlug = *s.ProviderRoleSlug
+// deleteOwned deletes the reference in status.id and reports whether it
+// still existed; either way it is no longer this object's.
+func (s *referenceSync) deleteOwned(ctx context.Context) (existed bool, err error) {
+	id := s.ref.Status.ID
+	existed, err = deleteRemote(ctx, s.ext, id)
+	if err != nil {
+		return false, err
 	}
-	return f
-}
-
-// pendingSpec maps stored reference fields to what PostHog is sent; an empty
-// slug is sent as absent.
-func pendingSpec(f *iamv1alpha1.RemoteReferenceFields) posthog.ReferenceSpec {
-	s := posthog.ReferenceSpec{Provider: f.Provider, ProviderOrganizationID: f.ProviderOrganizationID,
-		ProviderRoleID: f.ProviderRoleID, ProviderRoleName: f.ProviderRoleName, Role: f.Role}
-	if f.ProviderRoleSlug != "" {
-		slug := f.ProviderRoleSlug
-		s.ProviderRoleSlug = &slug
+	s.disown()
+	if existed {
+		s.event(corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted PostHog reference %s", id)
 	}
-	return s
+	return existed, nil
 }
 
 // deleteRemote deletes id and reports whether it still existed.
@@ -350,127 +360,85 @@ func deleteRemote(ctx context.Context, ext External, id string) (existed bool, e
 	return err == nil, err
 }
 
-// fail records a failed step and tells controller-runtime when to retry.
-func (r *RoleExternalReferenceReconciler) fail(ref *iamv1alpha1.RoleExternalReference, err error) (ctrl.Result, error) {
-	return r.finish(ref, classify(err), err)
-}
-
-func (r *RoleExternalReferenceReconciler) finish(
-	ref *iamv1alpha1.RoleExternalReference, o outcome, err error,
-) (ctrl.Result, error) {
-	setReady(ref, &ref.Status.Conditions, false, o.reason, o.message)
-	if o.reason != iamv1alpha1.ReasonConnectionNotReady && o.reason != iamv1alpha1.ReasonThrottled {
-		r.event(ref, corev1.EventTypeWarning, EventFailed, "Sync", "%s", o.message)
-	}
-	if o.transient {
-		return ctrl.Result{}, err
-	}
-	if o.retryAfter > 0 {
-		return ctrl.Result{RequeueAfter: o.retryAfter}, nil
-	}
-	return ctrl.Result{RequeueAfter: r.resyncAfter()}, nil
-}
-
-func (r *RoleExternalReferenceReconciler) conflict(
-	ref *iamv1alpha1.RoleExternalReference, holder *posthog.Reference, fields []string,
-) (ctrl.Result, error) {
-	msg := fmt.Sprintf("PostHog reference %s already holds this provider role with a different %s; "+
-		"the operator will not change it. Delete it in PostHog or change this spec",
-		holder.ID, strings.Join(fields, ", "))
-	prev := meta.FindStatusCondition(ref.Status.Conditions, iamv1alpha1.ConditionReady)
-	if prev == nil || prev.Reason != iamv1alpha1.ReasonConflict {
-		r.event(ref, corev1.EventTypeWarning, EventConflict, "Observe", "%s", msg)
-	}
-	setReady(ref, &ref.Status.Conditions, false, iamv1alpha1.ReasonConflict, msg)
-	return ctrl.Result{RequeueAfter: r.resyncAfter()}, nil
-}
-
-func (r *RoleExternalReferenceReconciler) ready(ref *iamv1alpha1.RoleExternalReference) (ctrl.Result, error) {
-	setReady(ref, &ref.Status.Conditions, true, iamv1alpha1.ReasonAvailable,
-		fmt.Sprintf("PostHog reference %s matches the spec", ref.Status.ID))
-	return ctrl.Result{RequeueAfter: r.resyncAfter()}, nil
-}
-
-// recordRemote writes a remote reference's identity into status and emits the event.
-func (r *RoleExternalReferenceReconciler) recordRemote(
-	ref *iamv1alpha1.RoleExternalReference, remote posthog.Reference, reason, format string,
-) {
-	ref.Status.ID = remote.ID
+// own makes remote the reference this object manages (status.id and
+// createdAt) and tells how, in an event.
+func (s *referenceSync) own(remote posthog.Reference, reason, message string) {
+	s.ref.Status.ID = remote.ID
 	createdAt := metav1.NewTime(remote.CreatedAt)
-	ref.Status.CreatedAt = &createdAt
-	r.event(ref, corev1.EventTypeNormal, reason, reason, format, remote.ID)
+	s.ref.Status.CreatedAt = &createdAt
+	s.event(corev1.EventTypeNormal, reason, reason, message, remote.ID)
 }
 
-func forgetRemote(ref *iamv1alpha1.RoleExternalReference) {
-	ref.Status.ID = ""
-	ref.Status.CreatedAt = nil
+// disown forgets the managed reference.
+func (s *referenceSync) disown() {
+	s.ref.Status.ID = ""
+	s.ref.Status.CreatedAt = nil
 }
 
-// recordStatus writes status once per reconcile, only if it changed.
-func (r *RoleExternalReferenceReconciler) recordStatus(
-	ctx context.Context, ref *iamv1alpha1.RoleExternalReference, observed *iamv1alpha1.RoleExternalReferenceStatus,
-) error {
-	ref.Status.ObservedGeneration = ref.Generation
-	if equality.Semantic.DeepEqual(observed, &ref.Status) {
+// record sets the outcome's conditions and writes status if it changed.
+func (s *referenceSync) record(ctx context.Context, o outcome) (ctrl.Result, error) {
+	setConditions(s.ref, &s.ref.Status.Conditions, o)
+	if err := s.writeStatus(ctx); err != nil && o.err == nil {
+		return ctrl.Result{}, err // a conflict included: retried from a fresh read
+	}
+	return o.result(s.reconciler.resyncAfter())
+}
+
+func (s *referenceSync) writeStatus(ctx context.Context) error {
+	s.ref.Status.ObservedGeneration = s.ref.Generation
+	written, err := writeStatus(ctx, s.reconciler, s.lastWritten, s.ref)
+	if written {
+		s.lastWritten = s.ref.DeepCopy()
+	}
+	return err
+}
+
+func (s *referenceSync) ensureFinalizer(ctx context.Context) error {
+	if controllerutil.ContainsFinalizer(s.ref, Finalizer) {
 		return nil
 	}
-	base := ref.DeepCopy()
-	base.Status = *observed
-	err := r.Status().Patch(ctx, ref, client.MergeFrom(base))
-	switch {
-	case apierrors.IsNotFound(err):
-		r.recorded.Delete(ref.UID)
-		return nil // released and gone
-	case err != nil:
+	controllerutil.AddFinalizer(s.ref, Finalizer)
+	return s.patchMetadata(ctx)
+}
+
+// release removes the finalizer: the API server may delete the object.
+func (s *referenceSync) release(ctx context.Context) outcome {
+	controllerutil.RemoveFinalizer(s.ref, Finalizer)
+	if err := s.patchMetadata(ctx); err != nil {
+		return kubernetesError(client.IgnoreNotFound(err))
+	}
+	return outcome{released: true}
+}
+
+// patchMetadata writes a finalizer change, with the same optimistic lock as
+// status writes.
+func (s *referenceSync) patchMetadata(ctx context.Context) error {
+	status := s.ref.Status
+	err := s.reconciler.Patch(ctx, s.ref,
+		client.MergeFromWithOptions(s.lastWritten, client.MergeFromWithOptimisticLock{}))
+	if err != nil {
 		return err
 	}
-	r.remember(ref)
+	// The answer is the object as stored; what this reconcile has learnt
+	// about PostHog so far is kept, to be written with status.
+	s.lastWritten = s.ref.DeepCopy()
+	s.ref.Status = status
 	return nil
 }
 
-func (r *RoleExternalReferenceReconciler) remember(ref *iamv1alpha1.RoleExternalReference) {
-	r.recorded.Store(ref.UID, remoteIdentity{id: ref.Status.ID, createdAt: ref.Status.CreatedAt.DeepCopy(),
-		pending: ref.Status.CreatePending.DeepCopy()})
-}
-
-func (r *RoleExternalReferenceReconciler) ensureFinalizer(
-	ctx context.Context, ref *iamv1alpha1.RoleExternalReference,
-) error {
-	if controllerutil.ContainsFinalizer(ref, Finalizer) {
-		return nil
-	}
-	base := ref.DeepCopy()
-	controllerutil.AddFinalizer(ref, Finalizer)
-	return r.Patch(ctx, ref, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
-}
-
-func (r *RoleExternalReferenceReconciler) removeFinalizer(
-	ctx context.Context, ref *iamv1alpha1.RoleExternalReference,
-) error {
-	base := ref.DeepCopy()
-	controllerutil.RemoveFinalizer(ref, Finalizer)
-	err := r.Patch(ctx, ref, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
-	if err == nil || apierrors.IsNotFound(err) {
-		r.recorded.Delete(ref.UID)
-	}
-	return client.IgnoreNotFound(err)
-}
-
-func (r *RoleExternalReferenceReconciler) external(
-	ctx context.Context, ref *iamv1alpha1.RoleExternalReference,
-) (External, error) {
-	api, conn, err := r.Connections.ForReference(ctx, ref.Namespace, ref.Spec.ConnectionRef.Name)
+// connect finds the PostHog client of the object's connection.
+func (s *referenceSync) connect(ctx context.Context) error {
+	api, conn, err := s.reconciler.Connections.ForReference(ctx, s.ref.Namespace, s.ref.Spec.ConnectionRef.Name)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return r.NewExternal(conn.Spec.Host, conn.Spec.OrganizationID, api), nil
+	s.ext = s.reconciler.NewExternal(conn.Spec.Host, conn.Spec.OrganizationID, api)
+	return nil
 }
 
-func (r *RoleExternalReferenceReconciler) event(
-	ref *iamv1alpha1.RoleExternalReference, eventType, reason, action, format string, args ...any,
-) {
-	if r.Recorder != nil {
-		r.Recorder.Eventf(ref, nil, eventType, reason, action, format, args...)
+func (s *referenceSync) event(eventType, reason, action, format string, args ...any) {
+	if s.reconciler.Recorder != nil {
+		s.reconciler.Recorder.Eventf(s.ref, nil, eventType, reason, action, format, args...)
 	}
 }
 
@@ -481,14 +449,33 @@ func (r *RoleExternalReferenceReconciler) resyncAfter() time.Duration {
 	return period + time.Duration(rand.Int64N(int64(period/10)+1))
 }
 
-// desiredReference maps the spec to the fields PostHog stores.
-func desiredReference(ref *iamv1alpha1.RoleExternalReference) posthog.ReferenceSpec {
-	return pendingSpec(&iamv1alpha1.RemoteReferenceFields{
-		Provider:               ref.Spec.Provider,
-		ProviderOrganizationID: ref.Spec.ProviderOrganizationID,
-		ProviderRoleID:         ref.Spec.ProviderRoleID,
-		ProviderRoleSlug:       ref.Spec.ProviderRoleSlug,
-		ProviderRoleName:       ref.Spec.ProviderRoleName,
-		Role:                   ref.Spec.Role,
-	})
+// SetupWithManager registers the RoleExternalReference controller: it
+// watches its objects (spec and deletion changes, not its own status writes)
+// and the connections they use.
+func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &iamv1alpha1.RoleExternalReference{},
+		indexReferenceConnection, func(o client.Object) []string {
+			return []string{o.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name}
+		}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&iamv1alpha1.RoleExternalReference{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
+		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.referencesUsing)).
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: max(maxConcurrent, 1),
+			RateLimiter:             retryBackoff(),
+		}).
+		Named("roleexternalreference").
+		Complete(r)
+}
+
+// referencesUsing maps a connection to the references that name it.
+func (r *RoleExternalReferenceReconciler) referencesUsing(ctx context.Context, conn client.Object) []reconcile.Request {
+	var refs iamv1alpha1.RoleExternalReferenceList
+	if err := r.List(ctx, &refs, client.InNamespace(conn.GetNamespace()),
+		client.MatchingFields{indexReferenceConnection: conn.GetName()}); err != nil {
+		return nil
+	}
+	return requestsFor(refs.Items)
 }

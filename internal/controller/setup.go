@@ -17,28 +17,30 @@ limitations under the License.
 package controller
 
 import (
-	"context"
 	"fmt"
 	"time"
 
 	"golang.org/x/time/rate"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
-	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 )
 
 // DefaultResyncPeriod is how often PostHog is checked for drift unless
 // --resync-period says otherwise.
 const DefaultResyncPeriod = 10 * time.Minute
+
+// resyncOrDefault is the configured resync period, or the default.
+func resyncOrDefault(period time.Duration) time.Duration {
+	if period <= 0 {
+		return DefaultResyncPeriod
+	}
+	return period
+}
 
 // Field indexes that let a change to a Secret or a connection find what
 // depends on it without listing a whole namespace.
@@ -91,27 +93,6 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	}).SetupWithManager(mgr, cfg.MaxConcurrentReconciles)
 }
 
-// SetupWithManager registers the RoleExternalReference controller: it
-// watches its objects (spec and deletion changes, not its own status writes)
-// and the connections they use.
-func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &iamv1alpha1.RoleExternalReference{},
-		indexReferenceConnection, func(o client.Object) []string {
-			return []string{o.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name}
-		}); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&iamv1alpha1.RoleExternalReference{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
-		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.referencesUsing)).
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: max(maxConcurrent, 1),
-			RateLimiter:             retryBackoff(),
-		}).
-		Named("roleexternalreference").
-		Complete(r)
-}
-
 func externalFactory(cfg Config) (ExternalFactory, error) {
 	switch cfg.Observe {
 	case ObserveInventory, "":
@@ -138,43 +119,6 @@ func retryBackoff() workqueue.TypedRateLimiter[reconcile.Request] {
 		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, maxRetryDelay),
 		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 	)
-}
-
-// referencesUsing maps a connection to the references that name it.
-func (r *RoleExternalReferenceReconciler) referencesUsing(ctx context.Context, conn client.Object) []reconcile.Request {
-	var refs iamv1alpha1.RoleExternalReferenceList
-	if err := r.List(ctx, &refs, client.InNamespace(conn.GetNamespace()),
-		client.MatchingFields{indexReferenceConnection: conn.GetName()}); err != nil {
-		return nil
-	}
-	return requestsFor(refs.Items)
-}
-
-// SetupWithManager registers the PostHogConnection controller. Secrets are
-// watched as metadata only: the cache never holds an API key, and a rotation
-// still re-checks the connection at once.
-func (r *PostHogConnectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &iamv1alpha1.PostHogConnection{},
-		indexConnectionSecret, func(o client.Object) []string {
-			return []string{o.(*iamv1alpha1.PostHogConnection).Spec.APIKeySecretRef.Name}
-		}); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&iamv1alpha1.PostHogConnection{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.connectionsUsing), builder.OnlyMetadata).
-		Named("posthogconnection").
-		Complete(r)
-}
-
-// connectionsUsing maps a Secret to the connections that read it.
-func (r *PostHogConnectionReconciler) connectionsUsing(ctx context.Context, secret client.Object) []reconcile.Request {
-	var conns iamv1alpha1.PostHogConnectionList
-	if err := r.List(ctx, &conns, client.InNamespace(secret.GetNamespace()),
-		client.MatchingFields{indexConnectionSecret: secret.GetName()}); err != nil {
-		return nil
-	}
-	return requestsFor(conns.Items)
 }
 
 // requestsFor turns listed objects into reconcile requests.
