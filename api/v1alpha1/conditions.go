@@ -20,8 +20,34 @@ package v1alpha1
 // these names: they are part of the API.
 const (
 	// ConditionReady is True when the object's job is done: for a connection,
-	// PostHog accepted its key; for a reference, PostHog holds exactly it.
+	// PostHog accepted its key; for a reference, PostHog holds exactly what
+	// the current generation's spec asks for, as last verified.
 	ConditionReady = "Ready"
+	// ConditionReconciling is True only while the current generation is not
+	// held yet and the operator is working on it (creating, replacing,
+	// deleting, or waiting to retry such a write). Absent otherwise. kstatus
+	// reads it as InProgress.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True only when the operator will make no progress
+	// until a person changes something (a Conflict, an InvalidSpec, a key
+	// PostHog refuses). Absent otherwise. kstatus reads it as Failed.
+	ConditionStalled = "Stalled"
+	// ConditionSynced says whether the operator's last look at PostHog
+	// succeeded. A transient PostHog error (5xx, 429, timeout) while checking
+	// a generation already held makes it False and leaves Ready as last
+	// verified, so GitOps health does not flap when PostHog has a bad minute.
+	ConditionSynced = "Synced"
+)
+
+// Annotations users set on either kind.
+const (
+	// AnnotationPaused "true" stops every PostHog call and write for the
+	// object; on a PostHogConnection, for every reference using it.
+	AnnotationPaused = "iam.posthog-operator.io/paused"
+	// AnnotationReconcileRequestedAt set to a new value makes the operator
+	// check the object against PostHog at once, with fresh data (Flux's
+	// reconcile.fluxcd.io/requestedAt convention).
+	AnnotationReconcileRequestedAt = "iam.posthog-operator.io/reconcile-requested-at"
 )
 
 // Reasons of the Ready condition. Each is documented in the README's
@@ -60,4 +86,10 @@ const (
 	ReasonOrganizationNotFound = "OrganizationNotFound"
 	// ReasonUnreachable: PostHog could not be reached or answered 5xx.
 	ReasonUnreachable = "Unreachable"
+
+	// ReasonReconcileSuccess: Synced=True, the last look at PostHog succeeded.
+	ReasonReconcileSuccess = "ReconcileSuccess"
+	// ReasonPaused: Synced=False, the object or its connection carries the
+	// paused annotation; nothing is sent to PostHog.
+	ReasonPaused = "Paused"
 )

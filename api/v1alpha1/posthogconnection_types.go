@@ -80,8 +80,15 @@ type PostHogConnectionStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// lastHandledReconcileAt is the last value of the
+	// iam.posthog-operator.io/reconcile-requested-at annotation the operator
+	// acted on.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// conditions: Ready is True when the Secret exists and a read against
-	// PostHog with its key succeeded.
+	// PostHog with its key succeeded. Reconciling, Stalled and Synced follow
+	// kstatus (see the README).
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -94,6 +101,7 @@ type PostHogConnectionStatus struct {
 // +kubebuilder:printcolumn:name="Host",type=string,JSONPath=`.spec.host`
 // +kubebuilder:printcolumn:name="Organization",type=string,JSONPath=`.spec.organizationId`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

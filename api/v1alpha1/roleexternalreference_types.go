@@ -129,8 +129,15 @@ type RoleExternalReferenceStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// lastHandledReconcileAt is the last value of the
+	// iam.posthog-operator.io/reconcile-requested-at annotation the operator
+	// acted on.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
+
 	// conditions: Ready is True when PostHog holds exactly the reference the
-	// spec asks for; its reason says why not otherwise.
+	// spec asks for; its reason says why not otherwise. Reconciling, Stalled
+	// and Synced follow kstatus (see the README).
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -164,6 +171,7 @@ type MappingFields struct {
 // +kubebuilder:printcolumn:name="PostHog Role",type=string,JSONPath=`.spec.role`
 // +kubebuilder:printcolumn:name="PostHog ID",type=string,JSONPath=`.status.id`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

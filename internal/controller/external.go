@@ -94,3 +94,15 @@ func (l lookupExternal) Create(ctx context.Context, desired posthog.ReferenceSpe
 func (l lookupExternal) Delete(ctx context.Context, id string) error {
 	return l.api.Delete(ctx, id)
 }
+
+// freshObservation observes through one lookup, whatever External it wraps
+// writes through: a check a user asked for must not trust a copy, and must
+// not cost a walk of the whole list either.
+type freshObservation struct {
+	External
+	lookup lookupExternal
+}
+
+func (f freshObservation) Observe(ctx context.Context, desired posthog.ReferenceSpec, id string) (Observation, error) {
+	return f.lookup.Observe(ctx, desired, id)
+}

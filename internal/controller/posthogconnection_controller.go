@@ -58,6 +58,9 @@ func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	lastWritten := conn.DeepCopy()
 
 	o := r.check(ctx, conn)
+	if !o.paused {
+		conn.Status.LastHandledReconcileAt = reconcileRequest(conn)
+	}
 
 	setConditions(conn, &conn.Status.Conditions, o)
 	conn.Status.ObservedGeneration = conn.Generation
@@ -68,8 +71,14 @@ func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 }
 
 // check reads one item from PostHog: the cheapest call that proves host,
-// key, scope and organization together.
+// key, scope and organization together. Every check is fresh, so a
+// reconcile-requested-at annotation needs nothing more than to be handled.
 func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alpha1.PostHogConnection) outcome {
+	if isPaused(conn) {
+		return outcome{paused: true, reason: iamv1alpha1.ReasonPaused,
+			message: "Paused by the " + iamv1alpha1.AnnotationPaused + " annotation; nothing is sent to PostHog, " +
+				"for this connection nor for the references using it"}
+	}
 	api, err := r.Connections.ForConnection(ctx, conn)
 	if err == nil {
 		_, err = api.List(ctx, posthog.ListOptions{Limit: 1})

@@ -121,6 +121,9 @@ func (s *referenceSync) reconcileMapping(ctx context.Context) outcome {
 	if err := s.ensureFinalizer(ctx); err != nil {
 		return kubernetesError(err)
 	}
+	if by, err := s.pausedBy(ctx); by != "" || err != nil {
+		return s.paused(by, err, "")
+	}
 	if err := s.connect(ctx); err != nil {
 		return s.fail(err)
 	}
@@ -232,7 +235,7 @@ func (s *referenceSync) conflict(c conflict) outcome {
 	msg := fmt.Sprintf("PostHog reference %s already holds this provider role with a different %s; "+
 		"the operator will not change it. Delete it in PostHog or change this spec",
 		c.holder.ID, strings.Join(c.fields, ", "))
-	if readyReason(s.ref.Status.Conditions) != iamv1alpha1.ReasonConflict {
+	if conditionReason(s.ref.Status.Conditions, iamv1alpha1.ConditionReady) != iamv1alpha1.ReasonConflict {
 		s.event(corev1.EventTypeWarning, EventConflict, "Observe", "%s", msg)
 	}
 	return outcome{reason: iamv1alpha1.ReasonConflict, message: msg}
@@ -255,6 +258,10 @@ func (s *referenceSync) reconcileDeletion(ctx context.Context) outcome {
 				"Left PostHog reference %s in place (deletionPolicy: Orphan)", ref.Status.ID)
 		}
 		return s.release(ctx)
+	}
+	if by, err := s.pausedBy(ctx); by != "" || err != nil {
+		return s.paused(by, err, "; the PostHog reference is not deleted while paused: remove the annotation, "+
+			"or set spec.deletionPolicy: Orphan to release this object without deleting it in PostHog")
 	}
 	if err := s.connect(ctx); err != nil {
 		return s.failDeletion(err)
@@ -288,11 +295,14 @@ func (s *referenceSync) failDeletion(err error) outcome {
 	return o
 }
 
-// fail classifies a failed step and says so in an event, except for waits
-// that end by themselves and would only add noise.
+// fail classifies a failed step and says so in an event, except for a
+// connection not ready (the connection tells why) and for a throttle
+// already reported, which would only add noise.
 func (s *referenceSync) fail(err error) outcome {
 	o := referenceFailure(err)
-	if o.reason != iamv1alpha1.ReasonConnectionNotReady && o.reason != iamv1alpha1.ReasonThrottled {
+	alreadyThrottled := o.reason == iamv1alpha1.ReasonThrottled &&
+		conditionReason(s.ref.Status.Conditions, iamv1alpha1.ConditionSynced) == iamv1alpha1.ReasonThrottled
+	if o.reason != iamv1alpha1.ReasonConnectionNotReady && !alreadyThrottled {
 		s.event(corev1.EventTypeWarning, EventFailed, "Sync", "%s", o.message)
 	}
 	return o
@@ -426,13 +436,50 @@ func (s *referenceSync) patchMetadata(ctx context.Context) error {
 	return nil
 }
 
-// connect finds the PostHog client of the object's connection.
+// pausedBy names what pauses this object: itself or its connection ("" if
+// neither).
+func (s *referenceSync) pausedBy(ctx context.Context) (string, error) {
+	if isPaused(s.ref) {
+		return "this object's " + iamv1alpha1.AnnotationPaused + " annotation", nil
+	}
+	conn := &iamv1alpha1.PostHogConnection{}
+	key := client.ObjectKey{Namespace: s.ref.Namespace, Name: s.ref.Spec.ConnectionRef.Name}
+	if err := s.reconciler.Get(ctx, key, conn); err != nil {
+		return "", client.IgnoreNotFound(err)
+	}
+	if isPaused(conn) {
+		return fmt.Sprintf("the %s annotation of PostHogConnection %q", iamv1alpha1.AnnotationPaused, conn.Name), nil
+	}
+	return "", nil
+}
+
+// paused is the outcome of a reconcile stopped by a pause: Synced=False,
+// Ready as last verified, and an event when the pause begins.
+func (s *referenceSync) paused(by string, err error, more string) outcome {
+	if err != nil {
+		return kubernetesError(err)
+	}
+	msg := "Paused by " + by + "; nothing is sent to PostHog" + more
+	if conditionReason(s.ref.Status.Conditions, iamv1alpha1.ConditionSynced) != iamv1alpha1.ReasonPaused {
+		s.event(corev1.EventTypeNormal, iamv1alpha1.ReasonPaused, "Pause", "%s", msg)
+	}
+	return outcome{paused: true, reason: iamv1alpha1.ReasonPaused, message: msg, requeueAfter: 0}
+}
+
+// connect finds the PostHog client of the object's connection. When the
+// reconcile-requested-at annotation asks for a check now, PostHog is
+// observed with a lookup of this one object, whatever the observer, so the
+// answer is fresh without walking the whole list.
 func (s *referenceSync) connect(ctx context.Context) error {
 	api, conn, err := s.reconciler.Connections.ForReference(ctx, s.ref.Namespace, s.ref.Spec.ConnectionRef.Name)
 	if err != nil {
 		return err
 	}
 	s.ext = s.reconciler.NewExternal(conn.Spec.Host, conn.Spec.OrganizationID, api)
+	if requested := reconcileRequest(s.ref); requested != "" && requested != s.ref.Status.LastHandledReconcileAt {
+		s.ext = freshObservation{External: s.ext, lookup: lookupExternal{api: api}}
+		s.ref.Status.LastHandledReconcileAt = requested
+	}
 	return nil
 }
 

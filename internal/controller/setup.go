@@ -18,6 +18,7 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -27,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
-
 )
 
 // DefaultResyncPeriod is how often PostHog is checked for drift unless
@@ -134,14 +134,16 @@ func requestsFor[T any, PT interface {
 }
 
 // ignoreStatusOnlyUpdates lets through only updates that change what to do:
-// the spec (generation) or deletion. Our own status and finalizer writes
-// would otherwise each cause one more reconcile, and one more PostHog call.
+// the spec (generation), deletion, or an annotation (pause, reconcile now).
+// Our own status and finalizer writes would otherwise each cause one more
+// reconcile, and one more PostHog call.
 func ignoreStatusOnlyUpdates() predicate.Predicate {
 	return predicate.Funcs{
 		UpdateFunc: func(e event.UpdateEvent) bool {
 			oldObj, newObj := e.ObjectOld, e.ObjectNew
 			return oldObj.GetGeneration() != newObj.GetGeneration() ||
-				!oldObj.GetDeletionTimestamp().Equal(newObj.GetDeletionTimestamp())
+				!oldObj.GetDeletionTimestamp().Equal(newObj.GetDeletionTimestamp()) ||
+				!maps.Equal(oldObj.GetAnnotations(), newObj.GetAnnotations())
 		},
 	}
 }

@@ -43,6 +43,9 @@ type outcome struct {
 	requeueAfter time.Duration
 	// released: the object is let go (its finalizer removed); nothing to requeue.
 	released bool
+	// paused: the paused annotation stopped the reconcile; Ready stays as
+	// last verified.
+	paused bool
 }
 
 func readyOutcome(message string) outcome {
@@ -69,29 +72,82 @@ func (o outcome) result(resyncAfter time.Duration) (ctrl.Result, error) {
 	}
 }
 
-// setConditions is the one place conditions are written. It stamps the
-// object's generation so `kubectl wait --for=condition=Ready` and GitOps
-// health checks never trust a condition about an older spec.
+// stallingReasons need a person to change something: kstatus's Failed.
+// Every other not-Ready reason is a wait that ends by itself.
+var stallingReasons = map[string]bool{
+	iamv1alpha1.ReasonConflict:             true,
+	iamv1alpha1.ReasonInvalidSpec:          true,
+	iamv1alpha1.ReasonUnauthorized:         true,
+	iamv1alpha1.ReasonForbidden:            true,
+	iamv1alpha1.ReasonOrganizationNotFound: true,
+}
+
+// passingReasons are PostHog having a bad moment (5xx, 429, a timeout):
+// they say nothing about whether PostHog still holds what was verified.
+var passingReasons = map[string]bool{
+	iamv1alpha1.ReasonUnavailable: true,
+	iamv1alpha1.ReasonThrottled:   true,
+	iamv1alpha1.ReasonUnreachable: true,
+}
+
+// setConditions is the one place conditions are written, from one model
+// that kstatus (Flux, kpt) and the Argo CD health checks read:
+//   - Ready: PostHog holds what the current generation asks for, as last
+//     verified. A passing PostHog error while that generation is held
+//     leaves it as it is.
+//   - Reconciling (present only when True): the current generation is not
+//     held yet and the operator is working or waiting on it.
+//   - Stalled (present only when True): nothing moves until a person acts.
+//   - Synced: whether the last look at PostHog succeeded, and why not.
+//
+// Each condition is stamped with the object's generation, so `kubectl wait`
+// and GitOps health checks never trust a condition about an older spec.
 func setConditions(obj client.Object, conditions *[]metav1.Condition, o outcome) {
 	if o.reason == "" {
 		return
 	}
-	status := metav1.ConditionFalse
-	if o.ready {
-		status = metav1.ConditionTrue
+	set := func(conditionType string, status metav1.ConditionStatus, reason, message string) {
+		meta.SetStatusCondition(conditions, metav1.Condition{Type: conditionType, Status: status, Reason: reason,
+			Message: message, ObservedGeneration: obj.GetGeneration()})
 	}
-	meta.SetStatusCondition(conditions, metav1.Condition{
-		Type:               iamv1alpha1.ConditionReady,
-		Status:             status,
-		Reason:             o.reason,
-		Message:            o.message,
-		ObservedGeneration: obj.GetGeneration(),
-	})
+	held := generationHeld(*conditions, obj.GetGeneration())
+	switch {
+	case o.paused:
+		set(iamv1alpha1.ConditionSynced, metav1.ConditionFalse, o.reason, o.message)
+		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionReconciling)
+		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionStalled)
+	case o.ready:
+		set(iamv1alpha1.ConditionReady, metav1.ConditionTrue, o.reason, o.message)
+		set(iamv1alpha1.ConditionSynced, metav1.ConditionTrue, iamv1alpha1.ReasonReconcileSuccess, o.message)
+		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionReconciling)
+		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionStalled)
+	case stallingReasons[o.reason]:
+		set(iamv1alpha1.ConditionReady, metav1.ConditionFalse, o.reason, o.message)
+		set(iamv1alpha1.ConditionSynced, metav1.ConditionFalse, o.reason, o.message)
+		set(iamv1alpha1.ConditionStalled, metav1.ConditionTrue, o.reason, o.message)
+		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionReconciling)
+	case passingReasons[o.reason] && held:
+		set(iamv1alpha1.ConditionSynced, metav1.ConditionFalse, o.reason, o.message)
+		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionReconciling)
+		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionStalled)
+	default:
+		set(iamv1alpha1.ConditionReady, metav1.ConditionFalse, o.reason, o.message)
+		set(iamv1alpha1.ConditionSynced, metav1.ConditionFalse, o.reason, o.message)
+		set(iamv1alpha1.ConditionReconciling, metav1.ConditionTrue, o.reason, o.message)
+		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionStalled)
+	}
 }
 
-// readyReason is the reason of obj's Ready condition, "" if it has none.
-func readyReason(conditions []metav1.Condition) string {
-	if c := meta.FindStatusCondition(conditions, iamv1alpha1.ConditionReady); c != nil {
+// generationHeld reports whether Ready was last verified True for this
+// generation.
+func generationHeld(conditions []metav1.Condition, generation int64) bool {
+	ready := meta.FindStatusCondition(conditions, iamv1alpha1.ConditionReady)
+	return ready != nil && ready.Status == metav1.ConditionTrue && ready.ObservedGeneration == generation
+}
+
+// conditionReason is the reason of a condition, "" if there is none.
+func conditionReason(conditions []metav1.Condition, conditionType string) string {
+	if c := meta.FindStatusCondition(conditions, conditionType); c != nil {
 		return c.Reason
 	}
 	return ""

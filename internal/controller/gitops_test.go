@@ -1,0 +1,247 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
+	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
+)
+
+// kstatusOf computes what Flux, kpt and every other kstatus user make of obj.
+func kstatusOf(g Gomega, obj client.Object) status.Status {
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	g.Expect(err).NotTo(HaveOccurred())
+	result, err := status.Compute(&unstructured.Unstructured{Object: content})
+	g.Expect(err).NotTo(HaveOccurred())
+	return result.Status
+}
+
+func (h *harness) connection() *iamv1alpha1.PostHogConnection {
+	conn := &iamv1alpha1.PostHogConnection{}
+	h.g.Expect(k8s.Get(h.ctx, types.NamespacedName{Namespace: h.namespace, Name: connectionName}, conn)).To(Succeed())
+	return conn
+}
+
+// annotate sets (or, with value "", removes) an annotation on obj, retrying
+// on conflicts.
+func (h *harness) annotate(obj client.Object, key, value string) {
+	h.t.Helper()
+	h.g.Eventually(func() error {
+		if err := k8s.Get(h.ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		annotations := obj.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
+		}
+		if value == "" {
+			delete(annotations, key)
+		} else {
+			annotations[key] = value
+		}
+		obj.SetAnnotations(annotations)
+		return k8s.Update(h.ctx, obj)
+	}).Should(Succeed())
+}
+
+func conditionOf(conditions []metav1.Condition, conditionType string) *metav1.Condition {
+	return meta.FindStatusCondition(conditions, conditionType)
+}
+
+func TestKstatusReadsEveryStateTheWayAGitOpsToolShould(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		theirs, err := h.posthog.PutReference(h.seeded.OrganizationID, posthog.ReferenceSpec{
+			Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "id-taken",
+			ProviderRoleName: "Team taken", Role: h.role("Support"),
+		})
+		h.g.Expect(err).NotTo(HaveOccurred())
+		h.connect()
+		h.create(h.reference("fine"))
+		h.create(h.reference("taken"))
+		h.create(h.reference("invalid", func(s *iamv1alpha1.RoleExternalReferenceSpec) {
+			s.Role = "00000000-0000-4000-8000-000000000000"
+		}))
+		h.create(h.reference("orphan-connection", func(s *iamv1alpha1.RoleExternalReferenceSpec) {
+			s.ConnectionRef.Name = "not-applied-yet"
+		}))
+
+		cases := []struct {
+			name, reason string
+			ready        metav1.ConditionStatus
+			want         status.Status
+		}{
+			{"fine", iamv1alpha1.ReasonAvailable, metav1.ConditionTrue, status.CurrentStatus},
+			{"taken", iamv1alpha1.ReasonConflict, metav1.ConditionFalse, status.FailedStatus},
+			{"invalid", iamv1alpha1.ReasonInvalidSpec, metav1.ConditionFalse, status.FailedStatus},
+			{"orphan-connection", iamv1alpha1.ReasonConnectionNotReady, metav1.ConditionFalse, status.InProgressStatus},
+		}
+		for _, tc := range cases {
+			ref := h.eventuallyReady(tc.name, tc.ready, tc.reason)
+			h.g.Expect(kstatusOf(h.g, ref)).To(Equal(tc.want), "%s (%s)", tc.name, tc.reason)
+			stalled := conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionStalled)
+			reconciling := conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReconciling)
+			h.g.Expect(stalled != nil && reconciling != nil).To(BeFalse(), "never Stalled and Reconciling at once")
+			if tc.want == status.FailedStatus {
+				h.g.Expect(stalled).NotTo(BeNil())
+				h.g.Expect(stalled.Reason).To(Equal(tc.reason))
+			}
+		}
+		h.g.Expect(kstatusOf(h.g, h.connection())).To(Equal(status.CurrentStatus))
+		h.g.Expect(h.remote()).To(HaveLen(2), "the Ready mapping and the one it conflicts with")
+		h.g.Expect(h.remote()).To(ContainElement(theirs))
+	})
+}
+
+func TestA5xxDuringTheDriftCheckOfAHeldMappingLeavesItReadyAndSaysSo(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe, resyncPeriod: 300 * time.Millisecond})
+		h.connect()
+		h.create(h.reference("steady"))
+		ready := h.eventuallyReady("steady", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+		h.posthog.AddFault(inmemory.Fault{Method: http.MethodGet, Times: 1_000_000,
+			Action: inmemory.ServerError(http.StatusServiceUnavailable)})
+		h.g.Eventually(func(g Gomega) {
+			ref := h.get("steady")
+			synced := conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionSynced)
+			g.Expect(synced).NotTo(BeNil())
+			g.Expect(synced.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(synced.Reason).To(Equal(iamv1alpha1.ReasonUnavailable))
+			g.Expect(conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReconciling)).To(BeNil())
+			g.Expect(kstatusOf(g, ref)).To(Equal(status.CurrentStatus))
+			conn := h.connection()
+			g.Expect(conditionOf(conn.Status.Conditions, iamv1alpha1.ConditionReady).Status).
+				To(Equal(metav1.ConditionTrue), "a connection whose check hits a 5xx keeps its last verified Ready")
+			g.Expect(kstatusOf(g, conn)).To(Equal(status.CurrentStatus))
+		}).WithTimeout(20 * time.Second).Should(Succeed())
+		h.g.Eventually(func() []string { return h.eventReasons("steady") }).Should(ContainElement("SyncFailed"))
+
+		// A spec change that hits the same 5xx is not held: Ready=False, Reconciling.
+		h.update("steady", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleName = "Renamed" })
+		changed := h.eventuallyReady("steady", metav1.ConditionFalse, iamv1alpha1.ReasonUnavailable)
+		h.g.Expect(conditionOf(changed.Status.Conditions, iamv1alpha1.ConditionReconciling)).NotTo(BeNil())
+		h.g.Expect(kstatusOf(h.g, changed)).To(Equal(status.InProgressStatus))
+
+		h.posthog.ClearFaults()
+		after := h.eventuallyReady("steady", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(conditionOf(after.Status.Conditions, iamv1alpha1.ConditionSynced).Status).To(Equal(metav1.ConditionTrue))
+		h.g.Expect(after.Status.ID).NotTo(Equal(ready.Status.ID), "the renamed mapping replaced the reference")
+		h.g.Expect(h.remote()).To(HaveLen(1))
+	})
+}
+
+func TestAPausedReferenceSendsNothingAndResumesWhenUnpaused(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		h.create(h.reference("held"))
+		ready := h.eventuallyReady("held", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+		h.annotate(ready, iamv1alpha1.AnnotationPaused, "true")
+		h.eventuallySynced("held", metav1.ConditionFalse, iamv1alpha1.ReasonPaused)
+		sent := len(h.posthog.Requests())
+		h.update("held", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleName = "Changed while paused" })
+		h.g.Consistently(func(g Gomega) {
+			g.Expect(h.posthog.Requests()).To(HaveLen(sent), "a paused object costs no PostHog call")
+			ref := h.get("held")
+			g.Expect(ref.Status.ID).To(Equal(ready.Status.ID))
+			g.Expect(conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		}).WithTimeout(1500 * time.Millisecond).Should(Succeed())
+		h.g.Expect(h.eventReasons("held")).To(ContainElement(iamv1alpha1.ReasonPaused))
+
+		h.annotate(ready, iamv1alpha1.AnnotationPaused, "")
+		after := h.eventuallyReady("held", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(after.Status.ID).NotTo(Equal(ready.Status.ID), "unpausing applied the change made meanwhile")
+		h.g.Expect(h.remote()).To(HaveLen(1))
+		h.g.Expect(h.remote()[0].ProviderRoleName).To(Equal("Changed while paused"))
+	})
+}
+
+func TestAPausedConnectionPausesItsReferencesEvenTheirDeletion(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		h.create(h.reference("behind"))
+		ready := h.eventuallyReady("behind", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+		h.annotate(h.connection(), iamv1alpha1.AnnotationPaused, "true")
+		h.eventuallySynced("behind", metav1.ConditionFalse, iamv1alpha1.ReasonPaused)
+		h.delete("behind")
+		h.g.Eventually(func() string {
+			return conditionOf(h.get("behind").Status.Conditions, iamv1alpha1.ConditionSynced).Message
+		}).WithTimeout(20*time.Second).Should(ContainSubstring("deletionPolicy: Orphan"), "the message says the way out")
+		h.g.Consistently(func() []string { return h.get("behind").Finalizers }).
+			WithTimeout(1500*time.Millisecond).ShouldNot(BeEmpty(), "a paused deletion keeps its finalizer")
+		h.g.Expect(h.remote()).To(HaveLen(1))
+		h.g.Expect(h.posthog.CountRequests(http.MethodDelete, inmemory.EndpointDelete)).To(BeZero())
+
+		h.annotate(h.connection(), iamv1alpha1.AnnotationPaused, "")
+		h.eventuallyGone("behind")
+		h.g.Expect(h.remote()).To(BeEmpty(), "unpausing finished the deletion of %s", ready.Status.ID)
+	})
+}
+
+func TestReconcileRequestedAtChecksAtOnceWithOneLookup(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe, resyncPeriod: time.Hour})
+		h.connect()
+		h.create(h.reference("now"))
+		before := h.eventuallyReady("now", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(h.posthog.DeleteReference(h.seeded.OrganizationID, before.Status.ID)).To(BeTrue())
+		h.posthog.ResetRequests()
+
+		h.annotate(before, iamv1alpha1.AnnotationReconcileRequestedAt, "2026-11-30T08:00:00Z")
+		h.g.Eventually(func() string { return h.get("now").Status.LastHandledReconcileAt }).
+			WithTimeout(20 * time.Second).Should(Equal("2026-11-30T08:00:00Z"))
+		after := h.eventuallyReady("now", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(after.Status.ID).NotTo(Equal(before.Status.ID), "the drift was repaired without waiting an hour")
+		h.g.Expect(h.remote()).To(HaveLen(1))
+		h.g.Expect(h.posthog.CountRequests(http.MethodGet, inmemory.EndpointList)).To(BeZero(), "no walk of the list")
+		h.g.Expect(h.posthog.CountRequests(http.MethodGet, inmemory.EndpointLookup)).To(Equal(1))
+
+		conn := h.connection()
+		h.annotate(conn, iamv1alpha1.AnnotationReconcileRequestedAt, "again")
+		h.g.Eventually(func() string { return h.connection().Status.LastHandledReconcileAt }).
+			WithTimeout(20 * time.Second).Should(Equal("again"))
+	})
+}
+
+func (h *harness) eventuallySynced(name string, want metav1.ConditionStatus, reason string) {
+	h.t.Helper()
+	h.g.Eventually(func(g Gomega) {
+		synced := conditionOf(h.get(name).Status.Conditions, iamv1alpha1.ConditionSynced)
+		g.Expect(synced).NotTo(BeNil())
+		g.Expect(synced.Reason).To(Equal(reason), synced.Message)
+		g.Expect(synced.Status).To(Equal(want))
+	}).WithTimeout(20 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+}
