@@ -1,5 +1,8 @@
 -- Argo CD health of a posthog-operator PostHogConnection (docs/gitops.md).
--- Runs without Argo CD's open libraries: base and table functions only.
+-- The status is kstatus-compliant (Ready, Reconciling and Stalled conditions,
+-- status.observedGeneration); a Synced condition reports checks against
+-- PostHog and pause. Runs without Argo CD's open libraries: base and table
+-- functions only.
 local hs = {}
 
 local function condition(conditionType)
