@@ -17,7 +17,8 @@ limitations under the License.
 // Package argocd tests the Argo CD health checks in config/argocd: each
 // health.lua is run the way Argo CD runs it, with gopher-lua (the Lua 5.1
 // interpreter Argo CD embeds), against every case of its health_test.yaml
-// and against objects generated from the status contract (docs/gitops.md).
+// and against objects generated from the status contract (docs/gitops.md);
+// and the argocd-cm ConfigMap that docs/gitops.md shows holds them verbatim.
 //
 // argoHealth is the runner; any test in this package can feed it other
 // objects, e.g. ones read back from a real API server.
