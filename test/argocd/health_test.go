@@ -19,6 +19,7 @@ package argocd
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -161,14 +162,14 @@ var (
 	transientReasons = []string{"Throttled", "Unavailable"}
 )
 
-// condition is a metav1.Condition as a live object holds it.
-func condition(conditionType, status, reason, message string, observedGeneration int64) map[string]any {
+// condition is a metav1.Condition of generation 1 as a live object holds it.
+func condition(conditionType, status, reason, message string) map[string]any {
 	return map[string]any{
 		"type":               conditionType,
 		"status":             status,
 		"reason":             reason,
 		"message":            message,
-		"observedGeneration": observedGeneration,
+		"observedGeneration": int64(1),
 		"lastTransitionTime": "2026-03-02T10:15:02Z",
 	}
 }
@@ -194,9 +195,9 @@ func object(kind string, annotations map[string]any, conditions ...map[string]an
 
 func ready(synced map[string]any) []map[string]any {
 	return []map[string]any{
-		condition("Ready", "True", "Available", "PostHog holds the spec", 1),
-		condition("Reconciling", "False", "Available", "", 1),
-		condition("Stalled", "False", "Available", "", 1),
+		condition("Ready", "True", "Available", "PostHog holds the spec"),
+		condition("Reconciling", "False", "Available", ""),
+		condition("Stalled", "False", "Available", ""),
 		synced,
 	}
 }
@@ -204,18 +205,18 @@ func ready(synced map[string]any) []map[string]any {
 func stalled(reason string) []map[string]any {
 	message := "needs a person: " + reason
 	return []map[string]any{
-		condition("Ready", "False", reason, message, 1),
-		condition("Reconciling", "False", reason, message, 1),
-		condition("Stalled", "True", reason, message, 1),
+		condition("Ready", "False", reason, message),
+		condition("Reconciling", "False", reason, message),
+		condition("Stalled", "True", reason, message),
 	}
 }
 
 func waiting(reason, reconciling string) []map[string]any {
 	message := "waiting: " + reason
 	return []map[string]any{
-		condition("Ready", "False", reason, message, 1),
-		condition("Reconciling", reconciling, reason, message, 1),
-		condition("Stalled", "False", reason, message, 1),
+		condition("Ready", "False", reason, message),
+		condition("Reconciling", reconciling, reason, message),
+		condition("Stalled", "False", reason, message),
 	}
 }
 
@@ -266,7 +267,7 @@ func TestEveryStalledReasonIsDegradedAndEveryWaitIsProgressing(t *testing.T) {
 	for _, reason := range transientReasons {
 		cases = append(cases, healthCase{
 			name:   "Ready with a drift check that got " + reason + " stays Healthy",
-			obj:    object("", nil, ready(condition("Synced", "False", reason, "the drift check failed", 1))...),
+			obj:    object("", nil, ready(condition("Synced", "False", reason, "the drift check failed"))...),
 			status: "Healthy", cause: "PostHog holds the spec",
 		})
 	}
@@ -278,9 +279,9 @@ func TestEveryStalledReasonIsDegradedAndEveryWaitIsProgressing(t *testing.T) {
 }
 
 func TestPauseWinsOverEveryOtherState(t *testing.T) {
-	pausedSynced := condition("Synced", "False", "Paused", "paused, no PostHog calls", 1)
+	pausedSynced := condition("Synced", "False", "Paused", "paused, no PostHog calls")
 	states := map[string][]map[string]any{
-		"Ready":     ready(condition("Synced", "True", "Synced", "", 1)),
+		"Ready":     ready(condition("Synced", "True", "Synced", "")),
 		"no status": nil,
 	}
 	for _, reason := range stalledReasons {
@@ -289,16 +290,8 @@ func TestPauseWinsOverEveryOtherState(t *testing.T) {
 	for _, reason := range waitingReasons {
 		states["waiting with "+reason] = waiting(reason, "True")
 	}
-	names := slices.Sorted(func(yield func(string) bool) {
-		for name := range states {
-			if !yield(name) {
-				return
-			}
-		}
-	})
-
 	var cases []healthCase
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(states)) {
 		conditions := states[name]
 		// The annotation alone: the operator has not seen it yet.
 		cases = append(cases, healthCase{
@@ -317,7 +310,7 @@ func TestPauseWinsOverEveryOtherState(t *testing.T) {
 	cases = append(cases, healthCase{
 		name: "Ready and annotated paused \"false\" is Healthy",
 		obj: object("", map[string]any{pausedKey: "false"},
-			ready(condition("Synced", "True", "Synced", "", 1))...),
+			ready(condition("Synced", "True", "Synced", ""))...),
 		status: "Healthy", cause: "PostHog holds the spec",
 	})
 	runCases(t, cases)
@@ -339,7 +332,7 @@ func TestReadyCountsOnlyForTheGenerationItObserved(t *testing.T) {
 	for _, numberType := range []string{"int64", "float64", "json.Number"} {
 		number := numbers[numberType]
 		at := func(generation, observed int64) map[string]any {
-			obj := object("", nil, ready(condition("Synced", "True", "Synced", "", 1))...)
+			obj := object("", nil, ready(condition("Synced", "True", "Synced", ""))...)
 			obj["metadata"].(map[string]any)["generation"] = number(generation)
 			for _, c := range obj["status"].(map[string]any)["conditions"].([]any) {
 				c.(map[string]any)["observedGeneration"] = number(observed)
@@ -357,7 +350,7 @@ func TestReadyCountsOnlyForTheGenerationItObserved(t *testing.T) {
 				cause: "Waiting for the operator to reconcile generation 5 (Ready describes generation 4)",
 			})
 	}
-	noObserved := object("", nil, ready(condition("Synced", "True", "Synced", "", 1))...)
+	noObserved := object("", nil, ready(condition("Synced", "True", "Synced", ""))...)
 	for _, c := range noObserved["status"].(map[string]any)["conditions"].([]any) {
 		delete(c.(map[string]any), "observedGeneration")
 	}
