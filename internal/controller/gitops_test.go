@@ -18,6 +18,8 @@ package controller_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -33,6 +35,7 @@ import (
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
+	"github.com/posthog-operator/posthog-operator/test/argocd"
 )
 
 // kstatusOf computes what Flux, kpt and every other kstatus user make of obj.
@@ -42,6 +45,19 @@ func kstatusOf(g Gomega, obj client.Object) status.Status {
 	result, err := status.Compute(&unstructured.Unstructured{Object: content})
 	g.Expect(err).NotTo(HaveOccurred())
 	return result.Status
+}
+
+// argoHealthOf runs the Argo CD health check of obj's kind, as Argo CD
+// would, on obj as the API server returned it.
+func argoHealthOf(g Gomega, obj client.Object, kind string) (healthStatus, message string) {
+	script, err := os.ReadFile(filepath.Join("..", "..", "config", "argocd", iamv1alpha1.GroupVersion.Group, kind,
+		"health.lua"))
+	g.Expect(err).NotTo(HaveOccurred())
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	g.Expect(err).NotTo(HaveOccurred())
+	healthStatus, message, err = argocd.Health(string(script), content)
+	g.Expect(err).NotTo(HaveOccurred())
+	return healthStatus, message
 }
 
 func (h *harness) connection() *iamv1alpha1.PostHogConnection {
@@ -76,7 +92,7 @@ func conditionOf(conditions []metav1.Condition, conditionType string) *metav1.Co
 	return meta.FindStatusCondition(conditions, conditionType)
 }
 
-func TestKstatusReadsEveryStateTheWayAGitOpsToolShould(t *testing.T) {
+func TestKstatusAndArgoCDReadEveryStateTheWayAGitOpsToolShould(t *testing.T) {
 	forEachStrategy(t, func(t *testing.T, observe string) {
 		h := newHarness(t, harnessOptions{observe: observe})
 		theirs, err := h.posthog.PutReference(h.seeded.OrganizationID, posthog.ReferenceSpec{
@@ -98,15 +114,20 @@ func TestKstatusReadsEveryStateTheWayAGitOpsToolShould(t *testing.T) {
 			name, reason string
 			ready        metav1.ConditionStatus
 			want         status.Status
+			argo         string
 		}{
-			{"fine", iamv1alpha1.ReasonAvailable, metav1.ConditionTrue, status.CurrentStatus},
-			{"taken", iamv1alpha1.ReasonConflict, metav1.ConditionFalse, status.FailedStatus},
-			{"invalid", iamv1alpha1.ReasonInvalidSpec, metav1.ConditionFalse, status.FailedStatus},
-			{"orphan-connection", iamv1alpha1.ReasonConnectionNotReady, metav1.ConditionFalse, status.InProgressStatus},
+			{"fine", iamv1alpha1.ReasonAvailable, metav1.ConditionTrue, status.CurrentStatus, "Healthy"},
+			{"taken", iamv1alpha1.ReasonConflict, metav1.ConditionFalse, status.FailedStatus, "Degraded"},
+			{"invalid", iamv1alpha1.ReasonInvalidSpec, metav1.ConditionFalse, status.FailedStatus, "Degraded"},
+			{"orphan-connection", iamv1alpha1.ReasonConnectionNotReady, metav1.ConditionFalse,
+				status.InProgressStatus, "Progressing"},
 		}
 		for _, tc := range cases {
 			ref := h.eventuallyReady(tc.name, tc.ready, tc.reason)
 			h.g.Expect(kstatusOf(h.g, ref)).To(Equal(tc.want), "%s (%s)", tc.name, tc.reason)
+			argoStatus, argoMessage := argoHealthOf(h.g, ref, "RoleExternalReference")
+			h.g.Expect(argoStatus).To(Equal(tc.argo), "%s (%s): %s", tc.name, tc.reason, argoMessage)
+			h.g.Expect(argoMessage).To(Equal(readyOf(ref).Message), "Argo CD shows the operator's own message")
 			stalled := conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionStalled)
 			reconciling := conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReconciling)
 			h.g.Expect(stalled != nil && reconciling != nil).To(BeFalse(), "never Stalled and Reconciling at once")
@@ -116,6 +137,8 @@ func TestKstatusReadsEveryStateTheWayAGitOpsToolShould(t *testing.T) {
 			}
 		}
 		h.g.Expect(kstatusOf(h.g, h.connection())).To(Equal(status.CurrentStatus))
+		argoStatus, _ := argoHealthOf(h.g, h.connection(), "PostHogConnection")
+		h.g.Expect(argoStatus).To(Equal("Healthy"))
 		h.g.Expect(h.remote()).To(HaveLen(2), "the Ready mapping and the one it conflicts with")
 		h.g.Expect(h.remote()).To(ContainElement(theirs))
 	})
@@ -178,6 +201,8 @@ func TestAPausedReferenceSendsNothingAndResumesWhenUnpaused(t *testing.T) {
 			g.Expect(conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
 		}).WithTimeout(1500 * time.Millisecond).Should(Succeed())
 		h.g.Expect(h.eventReasons("held")).To(ContainElement(iamv1alpha1.ReasonPaused))
+		argoStatus, _ := argoHealthOf(h.g, h.get("held"), "RoleExternalReference")
+		h.g.Expect(argoStatus).To(Equal("Suspended"), "paused wins over Ready")
 
 		h.annotate(ready, iamv1alpha1.AnnotationPaused, "")
 		after := h.eventuallyReady("held", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)

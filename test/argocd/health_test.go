@@ -106,7 +106,7 @@ func TestEachHealthCheckPassesEveryCaseOfItsHealthTestYAML(t *testing.T) {
 				if obj["apiVersion"] != group+"/v1alpha1" || obj["kind"] != kind {
 					t.Fatalf("the object is a %v %v, not a %s/v1alpha1 %s", obj["apiVersion"], obj["kind"], group, kind)
 				}
-				status, message, err := argoHealth(script, obj)
+				status, message, err := Health(script, obj)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -234,7 +234,7 @@ func runCases(t *testing.T, cases []healthCase) {
 			t.Run(kind+" "+tc.name, func(t *testing.T) {
 				obj := tc.obj
 				obj["kind"] = kind
-				status, message, err := argoHealth(script, obj)
+				status, message, err := Health(script, obj)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -388,7 +388,7 @@ func TestTheRunnerBehavesLikeArgoCD(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			status, message, err := argoHealth(tc.script, obj)
+			status, message, err := Health(tc.script, obj)
 			if tc.errorContains != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.errorContains) {
 					t.Fatalf("error is %v, want one mentioning %q", err, tc.errorContains)

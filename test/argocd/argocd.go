@@ -20,17 +20,14 @@ limitations under the License.
 // and against objects generated from the status contract (docs/gitops.md);
 // and the argocd-cm ConfigMap that docs/gitops.md shows holds them verbatim.
 //
-// argoHealth is the runner; any test in this package can feed it other
-// objects, e.g. ones read back from a real API server.
+// Health is the runner, exported so tests elsewhere (internal/controller)
+// can feed it objects read back from a real reconcile on a real API server.
 package argocd
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
-	"testing"
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
@@ -47,7 +44,7 @@ const scriptTimeout = time.Second
 // a script returns a status it does not know.
 const invalidHealthStatus = "Lua returned an invalid health status"
 
-// argoHealth runs a health script against obj as Argo CD does for a health
+// Health runs a health script against obj as Argo CD does for a health
 // check installed in argocd-cm: a fresh interpreter with only the package,
 // base and table libraries (no string, math or io: Argo CD opens the others
 // only for its built-in scripts or with resource.customizations.useOpenLibs),
@@ -59,7 +56,7 @@ const invalidHealthStatus = "Lua returned an invalid health status"
 // an object as unstructured.Unstructured holds it (numbers as int64 from a
 // live object, float64 from YAML); values of other types reach Lua as nil,
 // as they do in Argo CD.
-func argoHealth(script string, obj map[string]any) (status, message string, err error) {
+func Health(script string, obj map[string]any) (status, message string, err error) {
 	l := lua.NewState(lua.Options{SkipOpenLibs: true})
 	defer l.Close()
 	libs := []struct {
@@ -160,14 +157,4 @@ func toLua(l *lua.LState, value any) lua.LValue {
 	default:
 		return lua.LNil
 	}
-}
-
-// healthScript reads the health.lua of a kind.
-func healthScript(t *testing.T, kind string) string {
-	t.Helper()
-	script, err := os.ReadFile(filepath.Join(scriptsDir, kind, "health.lua"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(script)
 }
