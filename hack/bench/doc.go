@@ -114,7 +114,9 @@ func writeMachine(w writer, rep report) {
 	w("- %s, Linux %s\n", m.GoVersion, m.Kernel+" "+m.OS)
 	w("- Run on %s UTC, %s in all\n",
 		rep.Started.Format("2006-01-02 15:04"), rep.Finished.Sub(rep.Started).Round(time.Second))
-	w("- Command: `%s` (it runs `go run ./hack/bench` with `KUBEBUILDER_ASSETS` set, after `make build`; ", rep.Command)
-	w("`go run ./hack/bench -h` lists the options, `-render bin/bench/results.json` redraws this page and ")
+	w("- Command: `%s` (it runs `go run .` in hack/bench, a module of its own, with `KUBEBUILDER_ASSETS` set, ",
+		rep.Command)
+	w("after `make build`; `cd hack/bench && go run . -h` lists the options, `-render bin/bench/results.json` ")
+	w("redraws this page and ")
 	w("the plot from the last results)\n")
 }

@@ -17,6 +17,11 @@
 // It prints a table, writes a JSON results file, and, for the full run,
 // docs/performance.md and docs/performance.png. `make bench` runs it;
 // `make bench BENCH_ARGS=-quick` is a short run.
+//
+// It is a module of its own (hack/bench/go.mod), so that its plotting
+// library stays out of the operator's go.mod; a replace directive points it
+// at the operator's source in this repository. Paths on its command line are
+// relative to the repository root, wherever it is started from.
 package main
 
 import (
@@ -87,6 +92,10 @@ func main() {
 // run returns the exit code, so that deferred cleanups (the manager process,
 // the control plane) run before the process exits.
 func run() int {
+	if err := chdirRepoRoot(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 2
+	}
 	cfg, err := parseConfig(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -118,6 +127,10 @@ func exitCode(err error) int {
 
 func parseConfig(args []string) (config, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage of bench (paths are relative to the repository root):")
+		fs.PrintDefaults()
+	}
 	cfg := config{args: args}
 	sizes := fs.String("n", joinInts(defaultSizes), "comma-separated numbers of RoleExternalReferences")
 	strategies := fs.String("strategies", strings.Join(defaultStrategies, ","),
@@ -168,6 +181,43 @@ func skipUnlessSet(fs *flag.FlagSet, name string, path *string) {
 	if !set {
 		*path = ""
 	}
+}
+
+// operatorModule is the go.mod module line that marks the repository root.
+const operatorModule = "github.com/posthog-operator/posthog-operator"
+
+// chdirRepoRoot moves to the repository root, the directory above the
+// working directory whose go.mod is the operator's. `make bench` starts the
+// bench in hack/bench (it must, to build it in its own module), while its
+// default paths and those in BENCH_ARGS (bin/manager, config/crd/bases,
+// docs/performance.md, bin/bench) have always been relative to the root.
+func chdirRepoRoot() error {
+	dir, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && declaresModule(data, operatorModule) {
+			return os.Chdir(dir)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return fmt.Errorf("no go.mod of %s in or above the working directory: run bench inside the repository",
+				operatorModule)
+		}
+		dir = parent
+	}
+}
+
+// declaresModule reports whether a go.mod declares module path (and not a
+// module nested below it, such as this one).
+func declaresModule(gomod []byte, path string) bool {
+	for line := range strings.SplitSeq(string(gomod), "\n") {
+		if fields := strings.Fields(line); len(fields) == 2 && fields[0] == "module" {
+			return strings.Trim(fields[1], `"`) == path
+		}
+	}
+	return false
 }
 
 func finishConfig(cfg config, sizes, strategies, latency string) (config, error) {

@@ -74,7 +74,7 @@ func TestImageArchive(t *testing.T) {
 	root := repoRoot(t)
 	archive := filepath.Join(t.TempDir(), "posthog-operator.tar")
 	// A make of its own, not a part of the `make test` that may be running us.
-	run(t, root, []string{"MAKEFLAGS=", "MFLAGS=", "MAKELEVEL="}, nil,
+	runBuild(t, root, []string{"MAKEFLAGS=", "MFLAGS=", "MAKELEVEL="},
 		"make", "--no-print-directory", "image", "IMAGE_TARBALL="+archive)
 
 	files := untar(t, readFile(t, archive))

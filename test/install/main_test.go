@@ -55,6 +55,18 @@ const (
 	// commandTimeout bounds every external command, so a hung tool fails the
 	// test instead of the whole package timeout.
 	commandTimeout = 3 * time.Minute
+	// buildTimeout bounds a command that compiles the manager (make image).
+	// Its static, -trimpath build shares no cache entry with go test's, so
+	// on a fresh machine it compiles every dependency, which on two busy
+	// cores takes well over commandTimeout. A test's deadline still wins.
+	buildTimeout = 25 * time.Minute
+	// deadlineMargin is left before the test's deadline, so that a command
+	// that runs out of time fails the test with its output rather than the
+	// whole package panicking on the timeout with the command still running.
+	deadlineMargin = 30 * time.Second
+	// waitDelay bounds the wait for a killed command's output: a killed make
+	// leaves its children (go build) running with the pipes open.
+	waitDelay = 10 * time.Second
 )
 
 var (
@@ -167,21 +179,47 @@ func run(t *testing.T, dir string, env []string, stdin []byte, name string, args
 	return stdout
 }
 
+// runBuild is run for a command that compiles the manager, with
+// buildTimeout instead of commandTimeout.
+func runBuild(t *testing.T, dir string, env []string, name string, args ...string) []byte {
+	t.Helper()
+	stdout, stderr, err := runWithin(t, buildTimeout, dir, env, nil, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\nstdout:\n%s\nstderr:\n%s", name, strings.Join(args, " "), err, stdout, stderr)
+	}
+	return stdout
+}
+
 // runErr runs a command and returns its outputs and error, for callers that
 // expect failures.
 func runErr(t *testing.T, dir string, env []string, stdin []byte, name string, args ...string) ([]byte, []byte, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
+	return runWithin(t, commandTimeout, dir, env, stdin, name, args...)
+}
+
+// runWithin runs a command for at most timeout, and less if the test's
+// deadline comes first.
+func runWithin(t *testing.T, timeout time.Duration, dir string, env []string, stdin []byte, name string,
+	args ...string) ([]byte, []byte, error) {
+	t.Helper()
+	if deadline, ok := t.Deadline(); ok {
+		timeout = min(timeout, time.Until(deadline)-deadlineMargin)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
+	cmd.WaitDelay = waitDelay
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w after %s (%w)", err, timeout.Round(time.Second), ctx.Err())
+	}
 	return stdout.Bytes(), stderr.Bytes(), err
 }
 
