@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"k8s.io/utils/clock"
 )
 
 // Defaults for the zero fields of Config.
@@ -80,6 +81,10 @@ type Config struct {
 	MaxLimiterWait time.Duration
 	// Retry applies to GET and DELETE only.
 	Retry RetryPolicy
+	// Clock is the time the client reasons with, e.g. to turn a 429's
+	// Retry-After date into a wait (default the real clock). Metrics time
+	// requests on the real clock whatever this is.
+	Clock clock.Clock
 }
 
 // String hides the API key, so a logged Config leaks nothing.
@@ -133,6 +138,7 @@ type Client struct {
 	authorization  string
 	httpClient     *http.Client
 	limiter        *Limiter
+	clock          clock.Clock
 	scrub          sanitizer
 	requestTimeout time.Duration
 	maxLimiterWait time.Duration
@@ -165,6 +171,7 @@ func NewClient(cfg Config) (*Client, error) {
 		authorization:  "Bearer " + cfg.APIKey,
 		httpClient:     httpClient,
 		limiter:        limiter,
+		clock:          clockOrReal(cfg.Clock),
 		scrub:          sanitizer{secret: cfg.APIKey},
 		requestTimeout: positiveOr(cfg.RequestTimeout, DefaultRequestTimeout),
 		maxLimiterWait: positiveOr(cfg.MaxLimiterWait, DefaultMaxLimiterWait),
@@ -180,6 +187,13 @@ func (c *Client) String() string {
 
 // GoString hides the API key from %#v too.
 func (c *Client) GoString() string { return c.String() }
+
+func clockOrReal(c clock.Clock) clock.Clock {
+	if c == nil {
+		return clock.RealClock{}
+	}
+	return c
+}
 
 func positiveOr[T time.Duration | int64](v, fallback T) T {
 	if v > 0 {
@@ -509,6 +523,7 @@ func (c *Client) attempt(ctx context.Context, cl call) (response, error) {
 func (c *Client) waitTurn(ctx context.Context, rt route) (turn, error) {
 	maxDelay := c.maxLimiterWait
 	if deadline, ok := ctx.Deadline(); ok {
+		// A context's deadline is on the real clock.
 		maxDelay = max(min(maxDelay, time.Until(deadline)), 0)
 	}
 	t, err := c.limiter.wait(ctx, maxDelay)
@@ -548,7 +563,7 @@ func (c *Client) interpret(rt route, resp *http.Response, body []byte, readErr e
 	case status >= 300 && status < 400:
 		return response{}, c.redirectRefused(rt, resp)
 	case status < 200 || status >= 300:
-		failed := failedResponse{status: status, header: resp.Header, body: body, now: time.Now()}
+		failed := failedResponse{status: status, header: resp.Header, body: body, now: c.clock.Now()}
 		failure := classifyResponse(rt, failed, c.scrub)
 		if failure.Kind == KindThrottled {
 			observeThrottled(rt)

@@ -556,6 +556,11 @@ func TestA429PausesTheKeysLimiterForTheWaitPostHogNames(t *testing.T) {
 	}{
 		{"with a Retry-After header", reply(429, throttledBody, "Retry-After", "30"), 30 * time.Second},
 		{"with only the detail", reply(429, throttledBody), 12 * time.Second},
+		{
+			"with a Retry-After date, read on the client's clock",
+			reply(429, throttledBody, "Retry-After", fakeClockStart.Add(45*time.Second).Format(http.TimeFormat)),
+			45 * time.Second,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -563,7 +568,9 @@ func TestA429PausesTheKeysLimiterForTheWaitPostHogNames(t *testing.T) {
 			srv := newCannedServer(t, tt.respond)
 			clock := newFakeClock()
 			limiter := NewLimiter(LimiterConfig{Clock: clock})
-			c := newTestClient(t, srv.URL, func(c *Config) { c.Limiter, c.MaxLimiterWait = limiter, time.Second })
+			c := newTestClient(t, srv.URL, func(c *Config) {
+				c.Limiter, c.MaxLimiterWait, c.Clock = limiter, time.Second, clock
+			})
 
 			_, err := c.List(context.Background(), ListOptions{})
 			if e := requireError(t, err, KindThrottled); e.RetryAfter != tt.wantWait || e.StatusCode != 429 {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
 )
@@ -443,7 +445,7 @@ func TestContractServerRateLimitPausesTheClientsLimiter(t *testing.T) {
 	frozen := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	env := newContractEnv(t,
 		inmemory.WithRateLimit(inmemory.RateLimit{PerMinute: 2}),
-		inmemory.WithClock(func() time.Time { return frozen }))
+		inmemory.WithClock(clocktesting.NewFakePassiveClock(frozen)))
 	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: -1, PerHour: -1})
 	c := env.client(t, func(c *posthog.Config) { c.Limiter, c.MaxLimiterWait = limiter, time.Second })
 	list := func() error {
@@ -479,7 +481,7 @@ func TestContractTheClientsLimiterKeepsTheKeyUnderPostHogsLimit(t *testing.T) {
 	frozen := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	env := newContractEnv(t,
 		inmemory.WithRateLimit(inmemory.RateLimit{PerMinute: 3}),
-		inmemory.WithClock(func() time.Time { return frozen }))
+		inmemory.WithClock(clocktesting.NewFakePassiveClock(frozen)))
 	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: 3, PerHour: -1})
 	c := env.client(t, func(c *posthog.Config) { c.Limiter, c.MaxLimiterWait = limiter, time.Millisecond })
 

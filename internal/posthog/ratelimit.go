@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // PostHog's limits for one personal API key on these endpoints.
@@ -14,27 +16,16 @@ const (
 	DefaultPerHour   = 4800
 )
 
-// Clock is the time source of a Limiter; tests inject a fake one.
-// k8s.io/utils/clock's clocks satisfy it.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // LimiterConfig sets a Limiter's two windows. A zero field takes PostHog's
 // value; a negative limit disables that window. Minute and Hour are the
-// window lengths, so tests and benchmarks can scale time down.
+// window lengths, so tests and benchmarks can scale time down. Clock is the
+// time source (the real clock when nil; tests pass a fake one).
 type LimiterConfig struct {
 	PerMinute int
 	PerHour   int
 	Minute    time.Duration
 	Hour      time.Duration
-	Clock     Clock
+	Clock     clock.Clock
 }
 
 func (c LimiterConfig) withDefaults() LimiterConfig {
@@ -51,7 +42,7 @@ func (c LimiterConfig) withDefaults() LimiterConfig {
 		c.Hour = time.Hour
 	}
 	if c.Clock == nil {
-		c.Clock = realClock{}
+		c.Clock = clock.RealClock{}
 	}
 	return c
 }
@@ -65,7 +56,7 @@ func (c LimiterConfig) withDefaults() LimiterConfig {
 // Pause makes every caller wait until a time PostHog names, so one 429 holds
 // back the whole key instead of each object retrying on its own.
 type Limiter struct {
-	clock Clock
+	clock clock.Clock
 
 	mu           sync.Mutex
 	windows      []*slidingWindow
@@ -96,6 +87,8 @@ func NewLimiter(cfg LimiterConfig) *Limiter {
 func (l *Limiter) Wait(ctx context.Context) error {
 	maxDelay := time.Duration(-1)
 	if deadline, ok := ctx.Deadline(); ok {
+		// A context's deadline is on the real clock, whatever clock the
+		// limiter books turns on.
 		maxDelay = max(time.Until(deadline), 0)
 	}
 	_, err := l.wait(ctx, maxDelay)
@@ -153,13 +146,25 @@ func (l *Limiter) wait(ctx context.Context, maxDelay time.Duration) (turn, error
 			// caller learns how long PostHog asked for.
 			return nil, throttledByLimiter(target.Sub(now))
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-pauseChanged:
-		case <-l.clock.After(target.Sub(now)):
+		if err := l.sleep(ctx, target.Sub(now), pauseChanged); err != nil {
+			return nil, err
 		}
 	}
+}
+
+// sleep blocks for d, or until a Pause moves the turn or ctx ends (then it
+// returns ctx's error). The timer is stopped on the way out, so a woken
+// waiter leaves no timer behind on the clock.
+func (l *Limiter) sleep(ctx context.Context, d time.Duration, pauseChanged <-chan struct{}) error {
+	timer := l.clock.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-pauseChanged:
+	case <-timer.C():
+	}
+	return nil
 }
 
 // reserve books the earliest turn allowed by both windows and any pause.

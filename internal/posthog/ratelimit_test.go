@@ -3,63 +3,38 @@ package posthog
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
-// fakeClock is a Clock whose time moves only when a test advances it. Every
-// call to After is announced on waiters, so a test knows a goroutine is
-// about to block before it moves time.
+// fakeClock is k8s.io/utils' fake clock, whose time moves only when a test
+// steps it, and which also announces every timer started on it with its
+// duration, so a test knows a goroutine is about to block before it moves
+// time.
 type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	timers  []fakeTimer
+	*clocktesting.FakeClock
 	waiters chan time.Duration
 }
 
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
+// fakeClockStart is when every fake clock starts.
+var fakeClockStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), waiters: make(chan time.Duration, 100)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, fakeTimer{at: c.now.Add(d), ch: ch})
-	c.fireDue()
-	c.mu.Unlock()
-	c.waiters <- d
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.fireDue()
-}
-
-func (c *fakeClock) fireDue() {
-	pending := c.timers[:0]
-	for _, timer := range c.timers {
-		if timer.at.After(c.now) {
-			pending = append(pending, timer)
-			continue
-		}
-		timer.ch <- c.now
+	return &fakeClock{
+		FakeClock: clocktesting.NewFakeClock(fakeClockStart),
+		waiters:   make(chan time.Duration, 100),
 	}
-	c.timers = pending
+}
+
+// NewTimer starts the timer before announcing it, so a Step made once the
+// announcement is seen fires it.
+func (c *fakeClock) NewTimer(d time.Duration) clock.Timer {
+	timer := c.FakeClock.NewTimer(d)
+	c.waiters <- d
+	return timer
 }
 
 // awaitWaiter blocks until some goroutine has called After, and returns the
@@ -179,7 +154,7 @@ func TestWaitBlocksUntilTheTurnComes(t *testing.T) {
 		t.Errorf("second Wait sleeps %s, want 1m", d)
 	}
 	requireBlocked(t, done)
-	clock.Advance(time.Minute)
+	clock.Step(time.Minute)
 	if err := requireDone(t, done); err != nil {
 		t.Fatalf("second Wait: %v", err)
 	}
@@ -200,9 +175,9 @@ func TestPauseHoldsBackCallersAlreadyWaiting(t *testing.T) {
 	if d := clock.awaitWaiter(t); d != 2*time.Minute {
 		t.Errorf("after the pause the waiter sleeps %s, want 2m", d)
 	}
-	clock.Advance(time.Minute)
+	clock.Step(time.Minute)
 	requireBlocked(t, done)
-	clock.Advance(time.Minute)
+	clock.Step(time.Minute)
 	if err := requireDone(t, done); err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
@@ -222,7 +197,7 @@ func TestPauseHoldsBackNewCallers(t *testing.T) {
 	if d := clock.awaitWaiter(t); d != 30*time.Second {
 		t.Errorf("Wait sleeps %s, want 30s", d)
 	}
-	clock.Advance(30 * time.Second)
+	clock.Step(30 * time.Second)
 	if err := requireDone(t, done); err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
@@ -302,7 +277,7 @@ func TestASlowCallsWindowCountsFromWhenItEnded(t *testing.T) {
 	if _, _, _, err := l.reserve(-1); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(5 * time.Second) // the first call ends 5s after it started
+	clock.Step(5 * time.Second) // the first call ends 5s after it started
 	l.settle(slow)
 
 	_, at, _, err := l.reserve(-1)

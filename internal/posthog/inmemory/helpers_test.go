@@ -11,9 +11,10 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
@@ -29,42 +30,20 @@ const (
 	unknownUUID = "0b6e1c2a-8f3d-4c5e-9a7b-1d2e3f4a5b6c"
 )
 
-// fakeClock is a clock that only moves when told to.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is a seeded server behind a real HTTP listener.
 type env struct {
 	t      *testing.T
 	srv    *Server
 	ts     *httptest.Server
-	clock  *fakeClock
+	clock  *clocktesting.FakeClock
 	seeded Seeded
 	client *http.Client
 }
 
 func newEnv(t *testing.T, opts ...Option) *env {
 	t.Helper()
-	clock := newFakeClock()
-	srv := New(append([]Option{WithClock(clock.Now), WithRandomSeed(1)}, opts...)...)
+	clock := clocktesting.NewFakeClock(time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC))
+	srv := New(append([]Option{WithClock(clock), WithRandomSeed(1)}, opts...)...)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Close) // runs first: releases hanging requests so ts.Close can return
