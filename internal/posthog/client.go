@@ -69,7 +69,9 @@ type Config struct {
 	APIKey string
 	// HTTPClient is copied; redirects are always refused on the copy.
 	HTTPClient *http.Client
-	// Limiter defaults to SharedLimiter(APIKey).
+	// Limiter paces the calls. Clients of one key should share one (see
+	// Limiters); nil gives the client a private limiter with PostHog's
+	// limits, which knows nothing of other clients of the key.
 	Limiter *Limiter
 	// RequestTimeout bounds each attempt (default 30s).
 	RequestTimeout time.Duration
@@ -161,9 +163,10 @@ func NewClient(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	clk := clockOrReal(cfg.Clock)
 	limiter := cfg.Limiter
 	if limiter == nil {
-		limiter = SharedLimiter(cfg.APIKey)
+		limiter = NewLimiter(LimiterConfig{Clock: clk})
 	}
 	return &Client{
 		host:           base.Scheme + "://" + base.Host,
@@ -171,7 +174,7 @@ func NewClient(cfg Config) (*Client, error) {
 		authorization:  "Bearer " + cfg.APIKey,
 		httpClient:     httpClient,
 		limiter:        limiter,
-		clock:          clockOrReal(cfg.Clock),
+		clock:          clk,
 		scrub:          sanitizer{secret: cfg.APIKey},
 		requestTimeout: positiveOr(cfg.RequestTimeout, DefaultRequestTimeout),
 		maxLimiterWait: positiveOr(cfg.MaxLimiterWait, DefaultMaxLimiterWait),

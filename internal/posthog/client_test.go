@@ -228,15 +228,18 @@ func TestConfigAndClientNeverPrintTheKey(t *testing.T) {
 	}
 }
 
-func TestNewClientDefaultsToTheKeysSharedLimiter(t *testing.T) {
+func TestNewClientWithoutALimiterGetsAPrivateOne(t *testing.T) {
 	t.Parallel()
-	const key = "phx_key_only_this_test_uses"
-	c, err := NewClient(Config{Host: "https://us.posthog.com", OrganizationID: testOrg, APIKey: key})
-	if err != nil {
-		t.Fatal(err)
+	newClient := func() *Client {
+		c, err := NewClient(Config{Host: "https://us.posthog.com", OrganizationID: testOrg, APIKey: plantedKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	if c.limiter != SharedLimiter(key) {
-		t.Error("the client does not use the key's shared limiter")
+	a, b := newClient(), newClient()
+	if a.limiter == nil || a.limiter == b.limiter {
+		t.Error("two clients without a Limiter do not each get their own")
 	}
 }
 

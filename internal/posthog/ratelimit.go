@@ -262,33 +262,31 @@ func (w *slidingWindow) settle(seq uint64, end time.Time) {
 	}
 }
 
-// The process-wide limiters, one per API key, so every client and every
-// controller using a key shares its budget. Keys are stored hashed: the
-// registry never holds a secret.
-var (
-	sharedMu       sync.Mutex
-	sharedLimiters = map[[sha256.Size]byte]*Limiter{}
-	defaultLimits  LimiterConfig
-)
+// Limiters hands out one Limiter per API key, so every client of a key
+// shares the key's budget. Whoever owns a Limiters (the manager) decides
+// its limits and its lifetime; there is no process-wide registry. Keys are
+// stored hashed, so a Limiters never holds a secret.
+type Limiters struct {
+	cfg LimiterConfig
 
-// SharedLimiter returns the process-wide limiter for apiKey, creating it
-// with the default limits on first use.
-func SharedLimiter(apiKey string) *Limiter {
-	id := sha256.Sum256([]byte(apiKey))
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	if l, ok := sharedLimiters[id]; ok {
-		return l
-	}
-	l := NewLimiter(defaultLimits)
-	sharedLimiters[id] = l
-	return l
+	mu    sync.Mutex
+	byKey map[[sha256.Size]byte]*Limiter
 }
 
-// SetDefaultLimits sets the limits SharedLimiter gives keys it has not seen
-// yet (benchmarks and demos scale them; production keeps PostHog's).
-func SetDefaultLimits(cfg LimiterConfig) {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	defaultLimits = cfg
+// NewLimiters returns a registry whose limiters all have cfg's limits.
+func NewLimiters(cfg LimiterConfig) *Limiters {
+	return &Limiters{cfg: cfg, byKey: map[[sha256.Size]byte]*Limiter{}}
+}
+
+// For returns apiKey's limiter, creating it on first use.
+func (l *Limiters) For(apiKey string) *Limiter {
+	id := sha256.Sum256([]byte(apiKey))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	limiter, ok := l.byKey[id]
+	if !ok {
+		limiter = NewLimiter(l.cfg)
+		l.byKey[id] = limiter
+	}
+	return limiter
 }

@@ -239,27 +239,24 @@ func TestWaitReturnsWhenTheContextIsCancelled(t *testing.T) {
 	}
 }
 
-func TestSharedLimiterIsOnePerKey(t *testing.T) {
+func TestLimitersGiveEachKeyOneLimiterWithTheirLimits(t *testing.T) {
 	t.Parallel()
-	a := SharedLimiter("phx_shared_a")
-	if SharedLimiter("phx_shared_a") != a {
+	clock := newFakeClock()
+	limiters := NewLimiters(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
+	a := limiters.For("phx_key_a")
+	if limiters.For("phx_key_a") != a {
 		t.Error("the same key got two limiters")
 	}
-	if SharedLimiter("phx_shared_b") == a {
+	if limiters.For("phx_key_b") == a {
 		t.Error("two keys share one limiter")
 	}
-}
-
-func TestSetDefaultLimitsAppliesToKeysNotSeenYet(t *testing.T) {
-	clock := newFakeClock()
-	SetDefaultLimits(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
-	t.Cleanup(func() { SetDefaultLimits(LimiterConfig{}) })
-
-	l := SharedLimiter("phx_key_for_scaled_defaults")
-	_, first, _, _ := l.reserve(-1)
-	_, second, _, _ := l.reserve(-1)
+	if NewLimiters(LimiterConfig{}).For("phx_key_a") == a {
+		t.Error("two registries share a limiter")
+	}
+	_, first, _, _ := a.reserve(-1)
+	_, second, _, _ := a.reserve(-1)
 	if second.Sub(first) != time.Minute {
-		t.Errorf("second turn %s after the first, want 1m", second.Sub(first))
+		t.Errorf("second turn %s after the first, want 1m: the registry's limits were not used", second.Sub(first))
 	}
 }
 
