@@ -113,8 +113,8 @@ func hangUp(w http.ResponseWriter, _ *http.Request, _ int) {
 	}
 }
 
-// newTestClient builds a client for host with an unlimited private limiter
-// and millisecond backoffs, so tests neither share nor wait.
+// newTestClient builds a client for host with an unlimited private limiter,
+// so tests neither share a budget nor wait.
 func newTestClient(t *testing.T, host string, edits ...func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{
@@ -122,7 +122,6 @@ func newTestClient(t *testing.T, host string, edits ...func(*Config)) *Client {
 		OrganizationID: testOrg,
 		APIKey:         plantedKey,
 		Limiter:        NewLimiter(LimiterConfig{PerMinute: -1, PerHour: -1}),
-		Retry:          RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond},
 	}
 	for _, edit := range edits {
 		edit(&cfg)
@@ -465,66 +464,116 @@ func TestCallsRefusedBeforeSendingAreValidationErrors(t *testing.T) {
 	}
 }
 
-func TestErrorResponsesAreClassifiedAndOnlyTransientOnesRetried(t *testing.T) {
-	t.Parallel()
-	list := func(ctx context.Context, c *Client) error {
+// Calls shared by the tests of error handling.
+var (
+	listCall = func(ctx context.Context, c *Client) error {
 		_, err := c.List(ctx, ListOptions{})
 		return err
 	}
-	create := func(ctx context.Context, c *Client) error {
+	createCall = func(ctx context.Context, c *Client) error {
 		_, err := c.Create(ctx, ReferenceSpec{Provider: "github"})
 		return err
 	}
-	del := func(ctx context.Context, c *Client) error { return c.Delete(ctx, testRef) }
+	deleteCall = func(ctx context.Context, c *Client) error { return c.Delete(ctx, testRef) }
+)
+
+// succeeded stands for "no error" where a test expects a Kind.
+const succeeded Kind = -1
+
+// requireOutcome fails unless err is nil when want is succeeded, or of kind want.
+func requireOutcome(t *testing.T, err error, want Kind) {
+	t.Helper()
+	if want != succeeded {
+		requireKind(t, err, want)
+	} else if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+}
+
+// Retries belong to the controllers' workqueue, so that no worker sleeps
+// beneath its backoff: every call, transient failure or not, is one request.
+func TestErrorResponsesAreClassifiedAndEachCallIsOneRequest(t *testing.T) {
+	t.Parallel()
 	alreadyExists := `{"type":"validation_error","code":"invalid_input","detail":"A role external reference ` +
 		`with this provider, organization, and role ID already exists.","attr":null}`
 	html502 := reply(502, "<html><h1>502 Bad Gateway</h1></html>", "Content-Type", "text/html")
 
 	tests := []struct {
-		name         string
-		respond      responder
-		call         func(context.Context, *Client) error
-		wantKind     Kind
-		wantRequests int
+		name     string
+		respond  responder
+		call     func(context.Context, *Client) error
+		wantKind Kind
 	}{
-		{"a duplicate create is already exists", reply(400, alreadyExists), create, KindAlreadyExists, 1},
-		{"a bad key is not retried", reply(401, `{"detail":"Invalid."}`), list, KindUnauthenticated, 1},
-		{"a missing scope is not retried", reply(403, `{"detail":"No."}`), list, KindForbidden, 1},
-		{"a delete of an unknown id is not found", reply(404, notFoundBody), del, KindNotFound, 1},
-		{"a method PostHog lacks is not retried", reply(405, `{"detail":"No."}`), del, KindMethodNotAllowed, 1},
-		{"a proxy's HTML 502 on a list is retried to the limit", html502, list, KindServer, 3},
-		{"a 500 on a create is never retried", reply(500, serverBody), create, KindServer, 1},
-		{"a connection reset on a list is retried to the limit", hangUp, list, KindTransport, 3},
-		{"a lost create response is never retried", hangUp, create, KindTransport, 1},
-		{
-			name: "a list succeeds once the server recovers", respond: inTurn(reply(503, ""), hangUp, reply(200, `{"count":0}`)),
-			call: list, wantKind: -1, wantRequests: 3,
-		},
-		{
-			name: "a delete retried after a lost response finds it gone", respond: inTurn(hangUp, reply(404, notFoundBody)),
-			call: del, wantKind: KindNotFound, wantRequests: 2,
-		},
+		{"a duplicate create is already exists", reply(400, alreadyExists), createCall, KindAlreadyExists},
+		{"a bad key is unauthenticated", reply(401, `{"detail":"Invalid."}`), listCall, KindUnauthenticated},
+		{"a missing scope is forbidden", reply(403, `{"detail":"No."}`), listCall, KindForbidden},
+		{"a delete of an unknown id is not found", reply(404, notFoundBody), deleteCall, KindNotFound},
+		{"a method PostHog lacks is not allowed", reply(405, `{"detail":"No."}`), deleteCall, KindMethodNotAllowed},
+		{"a proxy's HTML 502 on a list is returned at once", html502, listCall, KindServer},
+		{"a 503 on a delete is returned at once", reply(503, ""), deleteCall, KindServer},
+		{"a 500 on a create is returned at once", reply(500, serverBody), createCall, KindServer},
+		{"a connection reset on a list is returned at once", hangUp, listCall, KindTransport},
+		{"a lost delete response is returned at once", hangUp, deleteCall, KindTransport},
+		{"a lost create response is returned at once", hangUp, createCall, KindTransport},
 		{
 			name:    "a redirect is refused, not followed",
 			respond: reply(http.StatusMovedPermanently, "", "Location", "https://elsewhere.example.com/x?y=z"),
-			call:    list, wantKind: KindUnknown, wantRequests: 1,
+			call:    listCall, wantKind: KindUnknown,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := newCannedServer(t, tt.respond)
-			err := tt.call(context.Background(), newTestClient(t, srv.URL))
-			if tt.wantKind >= 0 {
-				requireKind(t, err, tt.wantKind)
-			} else if err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			if n := len(srv.requests()); n != tt.wantRequests {
-				t.Errorf("%d requests, want %d", n, tt.wantRequests)
+			requireOutcome(t, tt.call(context.Background(), newTestClient(t, srv.URL)), tt.wantKind)
+			if n := len(srv.requests()); n != 1 {
+				t.Errorf("%d requests, want 1", n)
 			}
 		})
 	}
+}
+
+// What the workqueue's retry sees: each call after a transient failure is
+// one fresh request, and sees the server as it is now.
+func TestACallAfterATransientFailureSeesTheServerAsItIsNow(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		respond responder
+		call    func(context.Context, *Client) error
+		want    []Kind // what each successive call returns
+	}{
+		{
+			name:    "a list through a 503 and a reset succeeds on the third call",
+			respond: inTurn(reply(503, ""), hangUp, reply(200, `{"count":0}`)),
+			call:    listCall, want: []Kind{KindServer, KindTransport, succeeded},
+		},
+		{
+			name:    "a delete repeated after a lost response finds the reference gone",
+			respond: inTurn(hangUp, reply(404, notFoundBody)),
+			call:    deleteCall, want: []Kind{KindTransport, KindNotFound},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newCannedServer(t, tt.respond)
+			c := newTestClient(t, srv.URL, func(c *Config) { c.HTTPClient = freshConnections() })
+			for i, want := range tt.want {
+				requireOutcome(t, tt.call(context.Background(), c), want)
+				if n := len(srv.requests()); n != i+1 {
+					t.Fatalf("after call %d: %d requests, want %d", i+1, n, i+1)
+				}
+			}
+		})
+	}
+}
+
+// freshConnections is an HTTP client that opens a connection per request:
+// on a reused connection that the server drops, net/http itself resends a
+// GET, which would hide the one request a test counts.
+func freshConnections() *http.Client {
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 }
 
 func TestARedirectNeverCarriesTheKeyToAnotherHost(t *testing.T) {
@@ -604,19 +653,6 @@ func TestEachAttemptHasItsOwnTimeout(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("error %v does not wrap context.DeadlineExceeded", err)
 	}
-	if n := len(srv.requests()); n != 3 {
-		t.Errorf("%d attempts, want 3", n)
-	}
-}
-
-func TestRetriesStopWhenTheContextCannotWaitForTheBackoff(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv := newCannedServer(t, reply(503, ""))
-	c := newTestClient(t, srv.URL, func(c *Config) { c.Retry.MinBackoff = time.Hour })
-
-	requireKind(t, c.Delete(ctx, testRef), KindServer)
 	if n := len(srv.requests()); n != 1 {
 		t.Errorf("%d attempts, want 1", n)
 	}
@@ -638,7 +674,7 @@ func TestNoErrorEverContainsTheKeyEvenWhenTheServerEchoesIt(t *testing.T) {
 		reply(bodies[n%len(bodies)].status, bodies[n%len(bodies)].body)(w, r, n)
 	}
 	srv := newCannedServer(t, echo)
-	c := newTestClient(t, srv.URL, func(c *Config) { c.Retry.MaxAttempts = 1 })
+	c := newTestClient(t, srv.URL)
 	for _, want := range []Kind{KindValidation, KindUnauthenticated, KindThrottled, KindServer} {
 		c.limiter = NewLimiter(LimiterConfig{PerMinute: -1, PerHour: -1}) // forget the 429's pause
 		_, err := c.List(context.Background(), ListOptions{})
@@ -765,19 +801,6 @@ func TestListAllStopsAtTheFirstError(t *testing.T) {
 	requireKind(t, err, KindForbidden)
 	if got != nil {
 		t.Errorf("ListAll returned %d references with its error", len(got))
-	}
-}
-
-func TestBackoffGrowsWithinItsBounds(t *testing.T) {
-	t.Parallel()
-	p := RetryPolicy{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}.withDefaults()
-	for attempt, ceiling := range map[int]time.Duration{1: 100, 2: 200, 3: 400, 4: 800, 5: 1000, 60: 1000} {
-		ceiling *= time.Millisecond
-		for range 20 {
-			if d := p.backoff(attempt); d < ceiling/2 || d > ceiling {
-				t.Fatalf("backoff(%d) = %s, want within [%s, %s]", attempt, d, ceiling/2, ceiling)
-			}
-		}
 	}
 }
 

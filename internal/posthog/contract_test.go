@@ -39,8 +39,8 @@ func newContractEnv(t *testing.T, opts ...inmemory.Option) *contractEnv {
 	return &contractEnv{ph: ph, url: srv.URL, seeded: seeded}
 }
 
-// client returns a client with the seeded key, a private unlimited limiter
-// and fast retries; edits adjust the config.
+// client returns a client with the seeded key and a private unlimited
+// limiter; edits adjust the config.
 func (e *contractEnv) client(t *testing.T, edits ...func(*posthog.Config)) *posthog.Client {
 	t.Helper()
 	cfg := posthog.Config{
@@ -48,7 +48,6 @@ func (e *contractEnv) client(t *testing.T, edits ...func(*posthog.Config)) *post
 		OrganizationID: e.seeded.OrganizationID,
 		APIKey:         e.seeded.APIKey,
 		Limiter:        posthog.NewLimiter(posthog.LimiterConfig{PerMinute: -1, PerHour: -1}),
-		Retry:          posthog.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond},
 	}
 	for _, edit := range edits {
 		edit(&cfg)
@@ -357,10 +356,10 @@ func TestContractFaultsAreClassified(t *testing.T) {
 		wantKind     posthog.Kind
 		wantRequests int
 	}{
-		{"PostHog's 500 is a server error, retried", inmemory.ServerError(500), posthog.KindServer, 3},
-		{"a proxy's HTML 502 is a server error, retried", inmemory.ServerError(502), posthog.KindServer, 3},
-		{"a connection reset is a transport error, retried", inmemory.ResetConnection(), posthog.KindTransport, 3},
-		{"a hung request times out as a transport error", inmemory.Hang(), posthog.KindTransport, 3},
+		{"PostHog's 500 is a server error", inmemory.ServerError(500), posthog.KindServer, 1},
+		{"a proxy's HTML 502 is a server error", inmemory.ServerError(502), posthog.KindServer, 1},
+		{"a connection reset is a transport error", inmemory.ResetConnection(), posthog.KindTransport, 1},
+		{"a hung request times out as a transport error", inmemory.Hang(), posthog.KindTransport, 1},
 		{"an HTML page with status 200 is undecodable", inmemory.HTMLPage(200), posthog.KindDecode, 1},
 		{"truncated JSON is undecodable", inmemory.MalformedJSON(), posthog.KindDecode, 1},
 		{"a huge body is cut off and undecodable", inmemory.HugeBody(), posthog.KindDecode, 1},
@@ -385,22 +384,34 @@ func TestContractFaultsAreClassified(t *testing.T) {
 	}
 }
 
-func TestContractRetriesRideOutTransientFaults(t *testing.T) {
+// Each call is one request; the workqueue's retry is a later call, which
+// rides out transient faults.
+func TestContractACallAfterTransientFaultsFindsTheReference(t *testing.T) {
 	t.Parallel()
 	env := newContractEnv(t)
 	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointLookup, Times: 1, Action: inmemory.ServerError(503)})
 	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointLookup, Times: 1, Action: inmemory.ResetConnection()})
 	spec := env.spec("1", "")
 	env.put(t, spec)
+	// A connection per request: on a reused connection that is reset,
+	// net/http itself would resend the GET.
+	c := env.client(t, func(c *posthog.Config) {
+		c.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	})
+	lookup := func() (*posthog.Reference, error) { return c.Lookup(context.Background(), spec.Query()) }
 
-	found, err := env.client(t).Lookup(context.Background(), spec.Query())
+	for i, want := range []posthog.Kind{posthog.KindServer, posthog.KindTransport} {
+		_, err := lookup()
+		requireKind(t, err, want)
+		if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointLookup); n != i+1 {
+			t.Fatalf("after call %d: %d requests, want %d", i+1, n, i+1)
+		}
+	}
+	found, err := lookup()
 	if err != nil {
-		t.Fatalf("Lookup: %v", err)
+		t.Fatalf("Lookup once the faults are spent: %v", err)
 	}
 	requireSame(t, spec, found)
-	if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointLookup); n != 3 {
-		t.Errorf("%d requests, want 3", n)
-	}
 }
 
 func TestContractACreateWhoseResponseWasLostIsFoundByLookup(t *testing.T) {
@@ -426,17 +437,21 @@ func TestContractACreateWhoseResponseWasLostIsFoundByLookup(t *testing.T) {
 	requireKind(t, err, posthog.KindAlreadyExists)
 }
 
-func TestContractADeleteRetriedAfterALostResponseIsNotFound(t *testing.T) {
+func TestContractADeleteRepeatedAfterALostResponseIsNotFound(t *testing.T) {
 	t.Parallel()
 	env := newContractEnv(t)
 	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointDelete, Times: 1,
 		Action: inmemory.DropResponseAfterCommit()})
 	ref := env.put(t, env.spec("1", ""))
+	c := env.client(t)
 
-	err := env.client(t).Delete(context.Background(), ref.ID)
-	requireKind(t, err, posthog.KindNotFound)
+	requireKind(t, c.Delete(context.Background(), ref.ID), posthog.KindTransport)
+	requireKind(t, c.Delete(context.Background(), ref.ID), posthog.KindNotFound)
 	if refs := env.ph.References(env.seeded.OrganizationID); len(refs) != 0 {
 		t.Errorf("%d references left, want 0", len(refs))
+	}
+	if n := env.ph.CountRequests(http.MethodDelete, inmemory.EndpointDelete); n != 2 {
+		t.Errorf("%d delete requests, want 2: one per call", n)
 	}
 }
 
