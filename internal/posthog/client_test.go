@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -643,18 +644,62 @@ func TestA429PausesTheKeysLimiterForTheWaitPostHogNames(t *testing.T) {
 	}
 }
 
-func TestEachAttemptHasItsOwnTimeout(t *testing.T) {
+// deadlineRecorder is a transport that notes the context deadline of each
+// request it sends.
+type deadlineRecorder struct {
+	next      http.RoundTripper
+	mu        sync.Mutex
+	deadlines []time.Time
+}
+
+func (r *deadlineRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	deadline, _ := req.Context().Deadline()
+	r.mu.Lock()
+	r.deadlines = append(r.deadlines, deadline)
+	r.mu.Unlock()
+	return r.next.RoundTrip(req)
+}
+
+func (r *deadlineRecorder) sent() []time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.deadlines)
+}
+
+// Nothing here races the scheduler: the server never answers, so every
+// timeout expires, however late the request reaches it; and what is
+// checked is the deadline each request left with, not when it arrived.
+func TestEachCallIsOneRequestWithItsOwnTimeout(t *testing.T) {
 	t.Parallel()
 	srv := newCannedServer(t, func(_ http.ResponseWriter, r *http.Request, _ int) { <-r.Context().Done() })
-	c := newTestClient(t, srv.URL, func(c *Config) { c.RequestTimeout = 20 * time.Millisecond })
+	transport := &http.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	sent := &deadlineRecorder{next: transport}
+	const timeout = 50 * time.Millisecond
+	c := newTestClient(t, srv.URL, func(c *Config) {
+		c.RequestTimeout, c.HTTPClient = timeout, &http.Client{Transport: sent}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
 
-	err := c.Delete(context.Background(), testRef)
-	requireKind(t, err, KindTransport)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("error %v does not wrap context.DeadlineExceeded", err)
+	for call := 1; call <= 2; call++ {
+		before := time.Now()
+		err := c.Delete(ctx, testRef)
+		after := time.Now()
+		requireKind(t, err, KindTransport)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("call %d: error %v does not wrap context.DeadlineExceeded", call, err)
+		}
+		deadlines := sent.sent()
+		if len(deadlines) != call {
+			t.Fatalf("%d requests after %d calls, want one per call", len(deadlines), call)
+		}
+		if d := deadlines[call-1]; d.Before(before.Add(timeout)) || d.After(after.Add(timeout)) {
+			t.Errorf("call %d: the request's deadline is not RequestTimeout (%s) from when it was sent", call, timeout)
+		}
 	}
-	if n := len(srv.requests()); n != 1 {
-		t.Errorf("%d attempts, want 1", n)
+	if ctx.Err() != nil {
+		t.Error("the caller's context ended: the timeout was not the request's own")
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/gomega"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
@@ -145,6 +146,32 @@ func (e *env) try(ctx context.Context, header http.Header, method, path string, 
 		return response{}, err
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// tryInBackground sends a request with the seeded key from another
+// goroutine and returns a channel with its error.
+func (e *env) tryInBackground(ctx context.Context, method, path string) <-chan error {
+	result := make(chan error, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, method, e.absolute(path), nil)
+		if err == nil {
+			maps.Copy(req.Header, withKey(e.seeded.APIKey))
+			var resp *http.Response
+			if resp, err = e.client.Do(req); err == nil {
+				_ = resp.Body.Close()
+			}
+		}
+		result <- err
+	}()
+	return result
+}
+
+// awaitHanging waits until the server holds a request under a Hang fault,
+// so a test can end it without racing its arrival.
+func (e *env) awaitHanging() {
+	e.t.Helper()
+	gomega.NewWithT(e.t).Eventually(e.srv.Requests).WithTimeout(10*time.Second).
+		Should(gomega.ContainElement(gomega.HaveField("Fault", FaultHang)), "the server never held a request")
 }
 
 func (e *env) absolute(path string) string {
