@@ -122,7 +122,6 @@ func main() {
 	}
 	f.rateLimit.Minute = time.Duration(float64(time.Minute) / f.rateLimitTimeScale)
 	f.rateLimit.Hour = time.Duration(float64(time.Hour) / f.rateLimitTimeScale)
-	posthog.SetDefaultLimits(f.rateLimit)
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), managerOptions(f))
 	if err != nil {
@@ -133,6 +132,7 @@ func main() {
 		ResyncPeriod:            f.resyncPeriod,
 		MaxConcurrentReconciles: f.maxConcurrentReconciles,
 		Observe:                 f.observe,
+		Limiters:                posthog.NewLimiters(f.rateLimit),
 	}); err != nil {
 		setupLog.Error(err, "Failed to set up controllers")
 		os.Exit(1)

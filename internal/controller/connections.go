@@ -63,6 +63,9 @@ type Connections struct {
 	APIReader client.Reader
 	// NewClient builds a client for a connection's host, organization and key.
 	NewClient ClientFactory
+	// Limiters gives every client of one API key the key's one limiter
+	// (created with PostHog's limits on first use when nil).
+	Limiters *posthog.Limiters
 
 	mu      sync.Mutex
 	clients map[types.NamespacedName]cachedClient
@@ -125,6 +128,7 @@ func (c *Connections) ForConnection(ctx context.Context, conn *iamv1alpha1.PostH
 		Host:           conn.Spec.Host,
 		OrganizationID: conn.Spec.OrganizationID,
 		APIKey:         apiKey,
+		Limiter:        c.limiterFor(apiKey),
 	})
 	if err != nil {
 		return nil, &connectionError{reason: iamv1alpha1.ReasonUnreachable, message: err.Error()}
@@ -137,6 +141,16 @@ func (c *Connections) ForConnection(ctx context.Context, conn *iamv1alpha1.PostH
 	}
 	c.clients[key] = cachedClient{fingerprint: fingerprint, api: api}
 	return api, nil
+}
+
+// limiterFor returns the limiter that every client of apiKey shares.
+func (c *Connections) limiterFor(apiKey string) *posthog.Limiter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.Limiters == nil {
+		c.Limiters = posthog.NewLimiters(posthog.LimiterConfig{})
+	}
+	return c.Limiters.For(apiKey)
 }
 
 // Forget drops the cached client of a deleted connection.

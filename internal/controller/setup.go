@@ -28,6 +28,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
 // DefaultResyncPeriod is how often PostHog is checked for drift unless
@@ -60,6 +62,8 @@ type Config struct {
 	NewClient ClientFactory
 	// Observe is ObserveInventory (the default when empty) or ObserveLookup.
 	Observe string
+	// Limiters gives each API key its rate limiter (PostHog's limits when nil).
+	Limiters *posthog.Limiters
 }
 
 // SetupControllers registers the PostHogConnection and RoleExternalReference
@@ -76,6 +80,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		Reader:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		NewClient: cfg.NewClient,
+		Limiters:  cfg.Limiters,
 	}
 	if err := (&PostHogConnectionReconciler{
 		Client:       mgr.GetClient(),

@@ -197,7 +197,6 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		NewClient: func(cfg posthog.Config) (posthog.API, error) {
 			cfg.Limiter = limiter
 			cfg.RequestTimeout = 2 * time.Second
-			cfg.Retry = posthog.RetryPolicy{MaxAttempts: 2, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
 			return posthog.NewClient(cfg)
 		},
 	})).To(Succeed())

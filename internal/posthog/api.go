@@ -21,10 +21,10 @@ type API interface {
 	// ListAll walks every page, following PostHog's `next` links.
 	ListAll(ctx context.Context, opts ListOptions) ([]Reference, error)
 
-	// Create creates a reference. It is never retried at the HTTP layer (a
-	// POST is not idempotent): on a transport error the caller decides, and
-	// PostHog's unique constraints make "already exists" the safe signal to
-	// look the reference up.
+	// Create creates a reference. Like every call it is sent once, never
+	// retried by the client (and a POST is not idempotent): on a transport
+	// error the caller decides, and PostHog's unique constraints make
+	// "already exists" the safe signal to look the reference up.
 	Create(ctx context.Context, spec ReferenceSpec) (Reference, error)
 
 	// Delete deletes the reference with the given id. A 404 is returned as an

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"k8s.io/utils/clock"
 )
 
 // Defaults for the zero fields of Config.
@@ -24,9 +24,6 @@ const (
 	DefaultRequestTimeout   = 30 * time.Second
 	DefaultMaxResponseBytes = 4 << 20
 	DefaultMaxLimiterWait   = 30 * time.Second
-	DefaultMaxAttempts      = 3
-	DefaultMinBackoff       = 200 * time.Millisecond
-	DefaultMaxBackoff       = 2 * time.Second
 	// DefaultPageSize is ListAll's page size when the options name none.
 	// Larger than PostHog's default of 100 to spend fewer requests of the
 	// key's budget; PostHog's own UI asks for 1000.
@@ -68,9 +65,12 @@ type Config struct {
 	APIKey string
 	// HTTPClient is copied; redirects are always refused on the copy.
 	HTTPClient *http.Client
-	// Limiter defaults to SharedLimiter(APIKey).
+	// Limiter paces the calls. Clients of one key should share one (see
+	// Limiters); nil gives the client a private limiter with PostHog's
+	// limits, which knows nothing of other clients of the key.
 	Limiter *Limiter
-	// RequestTimeout bounds each attempt (default 30s).
+	// RequestTimeout bounds each call's HTTP request, reading the response
+	// included, but not its wait in the limiter (default 30s).
 	RequestTimeout time.Duration
 	// MaxResponseBytes caps a response body (default 4 MiB).
 	MaxResponseBytes int64
@@ -78,8 +78,10 @@ type Config struct {
 	// wait returns KindThrottled at once so the caller can requeue instead
 	// of holding a worker (default 30s).
 	MaxLimiterWait time.Duration
-	// Retry applies to GET and DELETE only.
-	Retry RetryPolicy
+	// Clock is the time the client reasons with, e.g. to turn a 429's
+	// Retry-After date into a wait (default the real clock). Metrics time
+	// requests on the real clock whatever this is.
+	Clock clock.Clock
 }
 
 // String hides the API key, so a logged Config leaks nothing.
@@ -90,54 +92,25 @@ func (c Config) String() string {
 // GoString hides the API key from %#v too.
 func (c Config) GoString() string { return c.String() }
 
-// RetryPolicy is the bounded exponential backoff, with jitter, between
-// attempts of an idempotent call that failed with a 5xx or a transport error.
-type RetryPolicy struct {
-	// MaxAttempts counts the first attempt (default 3; 1 disables retries).
-	MaxAttempts int
-	MinBackoff  time.Duration
-	MaxBackoff  time.Duration
-}
-
-func (p RetryPolicy) withDefaults() RetryPolicy {
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = DefaultMaxAttempts
-	}
-	if p.MinBackoff <= 0 {
-		p.MinBackoff = DefaultMinBackoff
-	}
-	if p.MaxBackoff <= 0 {
-		p.MaxBackoff = DefaultMaxBackoff
-	}
-	p.MaxBackoff = max(p.MaxBackoff, p.MinBackoff)
-	return p
-}
-
-// backoff is the pause after the given failed attempt (1-based): doubling
-// from MinBackoff up to MaxBackoff, with jitter in its upper half so
-// clients failing together do not retry together.
-func (p RetryPolicy) backoff(attempt int) time.Duration {
-	d := p.MinBackoff
-	for i := 1; i < attempt && d < p.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, p.MaxBackoff)
-	return d/2 + rand.N(d/2+1)
-}
-
 // Client talks to one PostHog organization's role external references with
 // one API key. It is safe for concurrent use.
+//
+// Every request is sent once (a call is one request; ListAll one per page,
+// stopping at the first that fails): a 5xx or a transport error is returned
+// at once, never retried here. The caller retries (the controllers return the
+// error, and the workqueue requeues the object with its per-object backoff),
+// so there is one retry layer and no worker sleeps beneath its backoff.
 type Client struct {
 	host           string // scheme://host, for String only
 	base           *url.URL
 	authorization  string
 	httpClient     *http.Client
 	limiter        *Limiter
+	clock          clock.Clock
 	scrub          sanitizer
 	requestTimeout time.Duration
 	maxLimiterWait time.Duration
 	maxBody        int64
-	retry          RetryPolicy
 }
 
 var _ API = (*Client)(nil)
@@ -155,9 +128,10 @@ func NewClient(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	clk := clockOrReal(cfg.Clock)
 	limiter := cfg.Limiter
 	if limiter == nil {
-		limiter = SharedLimiter(cfg.APIKey)
+		limiter = NewLimiter(LimiterConfig{Clock: clk})
 	}
 	return &Client{
 		host:           base.Scheme + "://" + base.Host,
@@ -165,11 +139,11 @@ func NewClient(cfg Config) (*Client, error) {
 		authorization:  "Bearer " + cfg.APIKey,
 		httpClient:     httpClient,
 		limiter:        limiter,
+		clock:          clk,
 		scrub:          sanitizer{secret: cfg.APIKey},
 		requestTimeout: positiveOr(cfg.RequestTimeout, DefaultRequestTimeout),
 		maxLimiterWait: positiveOr(cfg.MaxLimiterWait, DefaultMaxLimiterWait),
 		maxBody:        positiveOr(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
-		retry:          cfg.Retry.withDefaults(),
 	}, nil
 }
 
@@ -180,6 +154,13 @@ func (c *Client) String() string {
 
 // GoString hides the API key from %#v too.
 func (c *Client) GoString() string { return c.String() }
+
+func clockOrReal(c clock.Clock) clock.Clock {
+	if c == nil {
+		return clock.RealClock{}
+	}
+	return c
+}
 
 func positiveOr[T time.Duration | int64](v, fallback T) T {
 	if v > 0 {
@@ -255,16 +236,15 @@ var defaultTransport = sync.OnceValue(func() http.RoundTripper {
 
 // route is one endpoint: its method and the name used in errors and metrics.
 type route struct {
-	method     string
-	name       string
-	idempotent bool
+	method string
+	name   string
 }
 
 var (
-	routeList   = route{method: http.MethodGet, name: "list", idempotent: true}
-	routeLookup = route{method: http.MethodGet, name: "lookup", idempotent: true}
+	routeList   = route{method: http.MethodGet, name: "list"}
+	routeLookup = route{method: http.MethodGet, name: "lookup"}
 	routeCreate = route{method: http.MethodPost, name: "create"}
-	routeDelete = route{method: http.MethodDelete, name: "delete", idempotent: true}
+	routeDelete = route{method: http.MethodDelete, name: "delete"}
 )
 
 // call is one API call: a route, the URL to send it to and a JSON body.
@@ -394,7 +374,7 @@ func (c *Client) nextPage(next string, opts ListOptions) *url.URL {
 	return c.endpoint("", listQuery(opts))
 }
 
-// Create implements API. It is sent once: see API.Create.
+// Create implements API.
 func (c *Client) Create(ctx context.Context, spec ReferenceSpec) (Reference, error) {
 	if spec.ProviderRoleSlug != nil && *spec.ProviderRoleSlug == "" {
 		// An empty slug would take part in the slug uniqueness check; null never does.
@@ -443,44 +423,9 @@ func (c *Client) endpoint(suffix string, query url.Values) *url.URL {
 	return &u
 }
 
-// do sends cl, retrying an idempotent call after a 5xx or a transport error.
+// do sends cl once (see Client on retries): it waits for the limiter, then
+// gives the request RequestTimeout (or less, if ctx ends sooner).
 func (c *Client) do(ctx context.Context, cl call) (response, error) {
-	attempts := 1
-	if cl.rt.idempotent {
-		attempts = c.retry.MaxAttempts
-	}
-	for attempt := 1; ; attempt++ {
-		resp, err := c.attempt(ctx, cl)
-		if err == nil || attempt >= attempts || !retriable(err) || !sleep(ctx, c.retry.backoff(attempt)) {
-			return resp, err
-		}
-	}
-}
-
-func retriable(err error) bool {
-	kind := KindOf(err)
-	return kind == KindServer || kind == KindTransport
-}
-
-// sleep waits for d and reports whether to go on: not if ctx ends first,
-// and without waiting at all if ctx's deadline comes sooner than d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
-		return false
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-timer.C:
-		return true
-	}
-}
-
-// attempt sends cl once: it waits for the limiter, then gives the request
-// RequestTimeout (or less, if ctx ends sooner).
-func (c *Client) attempt(ctx context.Context, cl call) (response, error) {
 	t, err := c.waitTurn(ctx, cl.rt)
 	if err != nil {
 		return response{}, err
@@ -509,6 +454,7 @@ func (c *Client) attempt(ctx context.Context, cl call) (response, error) {
 func (c *Client) waitTurn(ctx context.Context, rt route) (turn, error) {
 	maxDelay := c.maxLimiterWait
 	if deadline, ok := ctx.Deadline(); ok {
+		// A context's deadline is on the real clock.
 		maxDelay = max(min(maxDelay, time.Until(deadline)), 0)
 	}
 	t, err := c.limiter.wait(ctx, maxDelay)
@@ -548,7 +494,7 @@ func (c *Client) interpret(rt route, resp *http.Response, body []byte, readErr e
 	case status >= 300 && status < 400:
 		return response{}, c.redirectRefused(rt, resp)
 	case status < 200 || status >= 300:
-		failed := failedResponse{status: status, header: resp.Header, body: body, now: time.Now()}
+		failed := failedResponse{status: status, header: resp.Header, body: body, now: c.clock.Now()}
 		failure := classifyResponse(rt, failed, c.scrub)
 		if failure.Kind == KindThrottled {
 			observeThrottled(rt)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -113,8 +114,8 @@ func hangUp(w http.ResponseWriter, _ *http.Request, _ int) {
 	}
 }
 
-// newTestClient builds a client for host with an unlimited private limiter
-// and millisecond backoffs, so tests neither share nor wait.
+// newTestClient builds a client for host with an unlimited private limiter,
+// so tests neither share a budget nor wait.
 func newTestClient(t *testing.T, host string, edits ...func(*Config)) *Client {
 	t.Helper()
 	cfg := Config{
@@ -122,7 +123,6 @@ func newTestClient(t *testing.T, host string, edits ...func(*Config)) *Client {
 		OrganizationID: testOrg,
 		APIKey:         plantedKey,
 		Limiter:        NewLimiter(LimiterConfig{PerMinute: -1, PerHour: -1}),
-		Retry:          RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond},
 	}
 	for _, edit := range edits {
 		edit(&cfg)
@@ -228,15 +228,18 @@ func TestConfigAndClientNeverPrintTheKey(t *testing.T) {
 	}
 }
 
-func TestNewClientDefaultsToTheKeysSharedLimiter(t *testing.T) {
+func TestNewClientWithoutALimiterGetsAPrivateOne(t *testing.T) {
 	t.Parallel()
-	const key = "phx_key_only_this_test_uses"
-	c, err := NewClient(Config{Host: "https://us.posthog.com", OrganizationID: testOrg, APIKey: key})
-	if err != nil {
-		t.Fatal(err)
+	newClient := func() *Client {
+		c, err := NewClient(Config{Host: "https://us.posthog.com", OrganizationID: testOrg, APIKey: plantedKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	if c.limiter != SharedLimiter(key) {
-		t.Error("the client does not use the key's shared limiter")
+	a, b := newClient(), newClient()
+	if a.limiter == nil || a.limiter == b.limiter {
+		t.Error("two clients without a Limiter do not each get their own")
 	}
 }
 
@@ -462,66 +465,116 @@ func TestCallsRefusedBeforeSendingAreValidationErrors(t *testing.T) {
 	}
 }
 
-func TestErrorResponsesAreClassifiedAndOnlyTransientOnesRetried(t *testing.T) {
-	t.Parallel()
-	list := func(ctx context.Context, c *Client) error {
+// Calls shared by the tests of error handling.
+var (
+	listCall = func(ctx context.Context, c *Client) error {
 		_, err := c.List(ctx, ListOptions{})
 		return err
 	}
-	create := func(ctx context.Context, c *Client) error {
+	createCall = func(ctx context.Context, c *Client) error {
 		_, err := c.Create(ctx, ReferenceSpec{Provider: "github"})
 		return err
 	}
-	del := func(ctx context.Context, c *Client) error { return c.Delete(ctx, testRef) }
+	deleteCall = func(ctx context.Context, c *Client) error { return c.Delete(ctx, testRef) }
+)
+
+// succeeded stands for "no error" where a test expects a Kind.
+const succeeded Kind = -1
+
+// requireOutcome fails unless err is nil when want is succeeded, or of kind want.
+func requireOutcome(t *testing.T, err error, want Kind) {
+	t.Helper()
+	if want != succeeded {
+		requireKind(t, err, want)
+	} else if err != nil {
+		t.Fatalf("call: %v", err)
+	}
+}
+
+// Retries belong to the controllers' workqueue, so that no worker sleeps
+// beneath its backoff: every call, transient failure or not, is one request.
+func TestErrorResponsesAreClassifiedAndEachCallIsOneRequest(t *testing.T) {
+	t.Parallel()
 	alreadyExists := `{"type":"validation_error","code":"invalid_input","detail":"A role external reference ` +
 		`with this provider, organization, and role ID already exists.","attr":null}`
 	html502 := reply(502, "<html><h1>502 Bad Gateway</h1></html>", "Content-Type", "text/html")
 
 	tests := []struct {
-		name         string
-		respond      responder
-		call         func(context.Context, *Client) error
-		wantKind     Kind
-		wantRequests int
+		name     string
+		respond  responder
+		call     func(context.Context, *Client) error
+		wantKind Kind
 	}{
-		{"a duplicate create is already exists", reply(400, alreadyExists), create, KindAlreadyExists, 1},
-		{"a bad key is not retried", reply(401, `{"detail":"Invalid."}`), list, KindUnauthenticated, 1},
-		{"a missing scope is not retried", reply(403, `{"detail":"No."}`), list, KindForbidden, 1},
-		{"a delete of an unknown id is not found", reply(404, notFoundBody), del, KindNotFound, 1},
-		{"a method PostHog lacks is not retried", reply(405, `{"detail":"No."}`), del, KindMethodNotAllowed, 1},
-		{"a proxy's HTML 502 on a list is retried to the limit", html502, list, KindServer, 3},
-		{"a 500 on a create is never retried", reply(500, serverBody), create, KindServer, 1},
-		{"a connection reset on a list is retried to the limit", hangUp, list, KindTransport, 3},
-		{"a lost create response is never retried", hangUp, create, KindTransport, 1},
-		{
-			name: "a list succeeds once the server recovers", respond: inTurn(reply(503, ""), hangUp, reply(200, `{"count":0}`)),
-			call: list, wantKind: -1, wantRequests: 3,
-		},
-		{
-			name: "a delete retried after a lost response finds it gone", respond: inTurn(hangUp, reply(404, notFoundBody)),
-			call: del, wantKind: KindNotFound, wantRequests: 2,
-		},
+		{"a duplicate create is already exists", reply(400, alreadyExists), createCall, KindAlreadyExists},
+		{"a bad key is unauthenticated", reply(401, `{"detail":"Invalid."}`), listCall, KindUnauthenticated},
+		{"a missing scope is forbidden", reply(403, `{"detail":"No."}`), listCall, KindForbidden},
+		{"a delete of an unknown id is not found", reply(404, notFoundBody), deleteCall, KindNotFound},
+		{"a method PostHog lacks is not allowed", reply(405, `{"detail":"No."}`), deleteCall, KindMethodNotAllowed},
+		{"a proxy's HTML 502 on a list is returned at once", html502, listCall, KindServer},
+		{"a 503 on a delete is returned at once", reply(503, ""), deleteCall, KindServer},
+		{"a 500 on a create is returned at once", reply(500, serverBody), createCall, KindServer},
+		{"a connection reset on a list is returned at once", hangUp, listCall, KindTransport},
+		{"a lost delete response is returned at once", hangUp, deleteCall, KindTransport},
+		{"a lost create response is returned at once", hangUp, createCall, KindTransport},
 		{
 			name:    "a redirect is refused, not followed",
 			respond: reply(http.StatusMovedPermanently, "", "Location", "https://elsewhere.example.com/x?y=z"),
-			call:    list, wantKind: KindUnknown, wantRequests: 1,
+			call:    listCall, wantKind: KindUnknown,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			srv := newCannedServer(t, tt.respond)
-			err := tt.call(context.Background(), newTestClient(t, srv.URL))
-			if tt.wantKind >= 0 {
-				requireKind(t, err, tt.wantKind)
-			} else if err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			if n := len(srv.requests()); n != tt.wantRequests {
-				t.Errorf("%d requests, want %d", n, tt.wantRequests)
+			requireOutcome(t, tt.call(context.Background(), newTestClient(t, srv.URL)), tt.wantKind)
+			if n := len(srv.requests()); n != 1 {
+				t.Errorf("%d requests, want 1", n)
 			}
 		})
 	}
+}
+
+// What the workqueue's retry sees: each call after a transient failure is
+// one fresh request, and sees the server as it is now.
+func TestACallAfterATransientFailureSeesTheServerAsItIsNow(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		respond responder
+		call    func(context.Context, *Client) error
+		want    []Kind // what each successive call returns
+	}{
+		{
+			name:    "a list through a 503 and a reset succeeds on the third call",
+			respond: inTurn(reply(503, ""), hangUp, reply(200, `{"count":0}`)),
+			call:    listCall, want: []Kind{KindServer, KindTransport, succeeded},
+		},
+		{
+			name:    "a delete repeated after a lost response finds the reference gone",
+			respond: inTurn(hangUp, reply(404, notFoundBody)),
+			call:    deleteCall, want: []Kind{KindTransport, KindNotFound},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newCannedServer(t, tt.respond)
+			c := newTestClient(t, srv.URL, func(c *Config) { c.HTTPClient = freshConnections() })
+			for i, want := range tt.want {
+				requireOutcome(t, tt.call(context.Background(), c), want)
+				if n := len(srv.requests()); n != i+1 {
+					t.Fatalf("after call %d: %d requests, want %d", i+1, n, i+1)
+				}
+			}
+		})
+	}
+}
+
+// freshConnections is an HTTP client that opens a connection per request:
+// on a reused connection that the server drops, net/http itself resends a
+// GET, which would hide the one request a test counts.
+func freshConnections() *http.Client {
+	return &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 }
 
 func TestARedirectNeverCarriesTheKeyToAnotherHost(t *testing.T) {
@@ -556,6 +609,11 @@ func TestA429PausesTheKeysLimiterForTheWaitPostHogNames(t *testing.T) {
 	}{
 		{"with a Retry-After header", reply(429, throttledBody, "Retry-After", "30"), 30 * time.Second},
 		{"with only the detail", reply(429, throttledBody), 12 * time.Second},
+		{
+			"with a Retry-After date, read on the client's clock",
+			reply(429, throttledBody, "Retry-After", fakeClockStart.Add(45*time.Second).Format(http.TimeFormat)),
+			45 * time.Second,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -563,7 +621,9 @@ func TestA429PausesTheKeysLimiterForTheWaitPostHogNames(t *testing.T) {
 			srv := newCannedServer(t, tt.respond)
 			clock := newFakeClock()
 			limiter := NewLimiter(LimiterConfig{Clock: clock})
-			c := newTestClient(t, srv.URL, func(c *Config) { c.Limiter, c.MaxLimiterWait = limiter, time.Second })
+			c := newTestClient(t, srv.URL, func(c *Config) {
+				c.Limiter, c.MaxLimiterWait, c.Clock = limiter, time.Second, clock
+			})
 
 			_, err := c.List(context.Background(), ListOptions{})
 			if e := requireError(t, err, KindThrottled); e.RetryAfter != tt.wantWait || e.StatusCode != 429 {
@@ -584,31 +644,62 @@ func TestA429PausesTheKeysLimiterForTheWaitPostHogNames(t *testing.T) {
 	}
 }
 
-func TestEachAttemptHasItsOwnTimeout(t *testing.T) {
-	t.Parallel()
-	srv := newCannedServer(t, func(_ http.ResponseWriter, r *http.Request, _ int) { <-r.Context().Done() })
-	c := newTestClient(t, srv.URL, func(c *Config) { c.RequestTimeout = 20 * time.Millisecond })
-
-	err := c.Delete(context.Background(), testRef)
-	requireKind(t, err, KindTransport)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("error %v does not wrap context.DeadlineExceeded", err)
-	}
-	if n := len(srv.requests()); n != 3 {
-		t.Errorf("%d attempts, want 3", n)
-	}
+// deadlineRecorder is a transport that notes the context deadline of each
+// request it sends.
+type deadlineRecorder struct {
+	next      http.RoundTripper
+	mu        sync.Mutex
+	deadlines []time.Time
 }
 
-func TestRetriesStopWhenTheContextCannotWaitForTheBackoff(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srv := newCannedServer(t, reply(503, ""))
-	c := newTestClient(t, srv.URL, func(c *Config) { c.Retry.MinBackoff = time.Hour })
+func (r *deadlineRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	deadline, _ := req.Context().Deadline()
+	r.mu.Lock()
+	r.deadlines = append(r.deadlines, deadline)
+	r.mu.Unlock()
+	return r.next.RoundTrip(req)
+}
 
-	requireKind(t, c.Delete(ctx, testRef), KindServer)
-	if n := len(srv.requests()); n != 1 {
-		t.Errorf("%d attempts, want 1", n)
+func (r *deadlineRecorder) sent() []time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.deadlines)
+}
+
+// Nothing here races the scheduler: the server never answers, so every
+// timeout expires, however late the request reaches it; and what is
+// checked is the deadline each request left with, not when it arrived.
+func TestEachCallIsOneRequestWithItsOwnTimeout(t *testing.T) {
+	t.Parallel()
+	srv := newCannedServer(t, func(_ http.ResponseWriter, r *http.Request, _ int) { <-r.Context().Done() })
+	transport := &http.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	sent := &deadlineRecorder{next: transport}
+	const timeout = 50 * time.Millisecond
+	c := newTestClient(t, srv.URL, func(c *Config) {
+		c.RequestTimeout, c.HTTPClient = timeout, &http.Client{Transport: sent}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+
+	for call := 1; call <= 2; call++ {
+		before := time.Now()
+		err := c.Delete(ctx, testRef)
+		after := time.Now()
+		requireKind(t, err, KindTransport)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("call %d: error %v does not wrap context.DeadlineExceeded", call, err)
+		}
+		deadlines := sent.sent()
+		if len(deadlines) != call {
+			t.Fatalf("%d requests after %d calls, want one per call", len(deadlines), call)
+		}
+		if d := deadlines[call-1]; d.Before(before.Add(timeout)) || d.After(after.Add(timeout)) {
+			t.Errorf("call %d: the request's deadline is not RequestTimeout (%s) from when it was sent", call, timeout)
+		}
+	}
+	if ctx.Err() != nil {
+		t.Error("the caller's context ended: the timeout was not the request's own")
 	}
 }
 
@@ -628,7 +719,7 @@ func TestNoErrorEverContainsTheKeyEvenWhenTheServerEchoesIt(t *testing.T) {
 		reply(bodies[n%len(bodies)].status, bodies[n%len(bodies)].body)(w, r, n)
 	}
 	srv := newCannedServer(t, echo)
-	c := newTestClient(t, srv.URL, func(c *Config) { c.Retry.MaxAttempts = 1 })
+	c := newTestClient(t, srv.URL)
 	for _, want := range []Kind{KindValidation, KindUnauthenticated, KindThrottled, KindServer} {
 		c.limiter = NewLimiter(LimiterConfig{PerMinute: -1, PerHour: -1}) // forget the 429's pause
 		_, err := c.List(context.Background(), ListOptions{})
@@ -755,19 +846,6 @@ func TestListAllStopsAtTheFirstError(t *testing.T) {
 	requireKind(t, err, KindForbidden)
 	if got != nil {
 		t.Errorf("ListAll returned %d references with its error", len(got))
-	}
-}
-
-func TestBackoffGrowsWithinItsBounds(t *testing.T) {
-	t.Parallel()
-	p := RetryPolicy{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}.withDefaults()
-	for attempt, ceiling := range map[int]time.Duration{1: 100, 2: 200, 3: 400, 4: 800, 5: 1000, 60: 1000} {
-		ceiling *= time.Millisecond
-		for range 20 {
-			if d := p.backoff(attempt); d < ceiling/2 || d > ceiling {
-				t.Fatalf("backoff(%d) = %s, want within [%s, %s]", attempt, d, ceiling/2, ceiling)
-			}
-		}
 	}
 }
 

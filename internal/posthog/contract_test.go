@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onsi/gomega"
+	clocktesting "k8s.io/utils/clock/testing"
+
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
 )
@@ -37,8 +40,8 @@ func newContractEnv(t *testing.T, opts ...inmemory.Option) *contractEnv {
 	return &contractEnv{ph: ph, url: srv.URL, seeded: seeded}
 }
 
-// client returns a client with the seeded key, a private unlimited limiter
-// and fast retries; edits adjust the config.
+// client returns a client with the seeded key and a private unlimited
+// limiter; edits adjust the config.
 func (e *contractEnv) client(t *testing.T, edits ...func(*posthog.Config)) *posthog.Client {
 	t.Helper()
 	cfg := posthog.Config{
@@ -46,7 +49,6 @@ func (e *contractEnv) client(t *testing.T, edits ...func(*posthog.Config)) *post
 		OrganizationID: e.seeded.OrganizationID,
 		APIKey:         e.seeded.APIKey,
 		Limiter:        posthog.NewLimiter(posthog.LimiterConfig{PerMinute: -1, PerHour: -1}),
-		Retry:          posthog.RetryPolicy{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond},
 	}
 	for _, edit := range edits {
 		edit(&cfg)
@@ -350,55 +352,88 @@ func TestContractFaultsAreClassified(t *testing.T) {
 		return err
 	}
 	tests := []struct {
-		name         string
-		action       inmemory.Action
-		wantKind     posthog.Kind
-		wantRequests int
+		name     string
+		action   inmemory.Action
+		wantKind posthog.Kind
 	}{
-		{"PostHog's 500 is a server error, retried", inmemory.ServerError(500), posthog.KindServer, 3},
-		{"a proxy's HTML 502 is a server error, retried", inmemory.ServerError(502), posthog.KindServer, 3},
-		{"a connection reset is a transport error, retried", inmemory.ResetConnection(), posthog.KindTransport, 3},
-		{"a hung request times out as a transport error", inmemory.Hang(), posthog.KindTransport, 3},
-		{"an HTML page with status 200 is undecodable", inmemory.HTMLPage(200), posthog.KindDecode, 1},
-		{"truncated JSON is undecodable", inmemory.MalformedJSON(), posthog.KindDecode, 1},
-		{"a huge body is cut off and undecodable", inmemory.HugeBody(), posthog.KindDecode, 1},
-		{"a 429 is throttled, not retried", inmemory.Throttle(7), posthog.KindThrottled, 1},
+		{"PostHog's 500 is a server error", inmemory.ServerError(500), posthog.KindServer},
+		{"a proxy's HTML 502 is a server error", inmemory.ServerError(502), posthog.KindServer},
+		{"a connection reset is a transport error", inmemory.ResetConnection(), posthog.KindTransport},
+		{"an HTML page with status 200 is undecodable", inmemory.HTMLPage(200), posthog.KindDecode},
+		{"truncated JSON is undecodable", inmemory.MalformedJSON(), posthog.KindDecode},
+		{"a huge body is cut off and undecodable", inmemory.HugeBody(), posthog.KindDecode},
+		{"a 429 is throttled", inmemory.Throttle(7), posthog.KindThrottled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			env := newContractEnv(t)
 			env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointList, Action: tt.action})
-			c := env.client(t, func(c *posthog.Config) {
-				if tt.action.Name() == inmemory.FaultHang {
-					c.RequestTimeout = 100 * time.Millisecond
-				}
-			})
-
-			requireKind(t, list(context.Background(), c), tt.wantKind)
-			if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointList); n != tt.wantRequests {
-				t.Errorf("%d requests, want %d", n, tt.wantRequests)
+			requireKind(t, list(context.Background(), env.client(t)), tt.wantKind)
+			if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointList); n != 1 {
+				t.Errorf("%d requests, want 1: a call is one request", n)
 			}
 		})
 	}
 }
 
-func TestContractRetriesRideOutTransientFaults(t *testing.T) {
+// The caller gives up only once PostHog holds the request, so nothing races
+// (a timeout could expire before the request arrives). The request timeout
+// itself is TestEachCallIsOneRequestWithItsOwnTimeout's.
+func TestContractAHungRequestIsATransportErrorOnceTheCallerGivesUp(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointList, Action: inmemory.Hang()})
+	c := env.client(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	result := make(chan error, 1)
+	go func() {
+		_, err := c.List(ctx, posthog.ListOptions{})
+		result <- err
+	}()
+
+	gomega.NewWithT(t).Eventually(env.ph.Requests).WithTimeout(10*time.Second).
+		Should(gomega.ContainElement(gomega.HaveField("Fault", inmemory.FaultHang)), "PostHog never held the request")
+	cancel()
+	err := <-result
+	requireKind(t, err, posthog.KindTransport)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v does not wrap context.Canceled", err)
+	}
+	if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointList); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// Each call is one request; the workqueue's retry is a later call, which
+// rides out transient faults.
+func TestContractACallAfterTransientFaultsFindsTheReference(t *testing.T) {
 	t.Parallel()
 	env := newContractEnv(t)
 	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointLookup, Times: 1, Action: inmemory.ServerError(503)})
 	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointLookup, Times: 1, Action: inmemory.ResetConnection()})
 	spec := env.spec("1", "")
 	env.put(t, spec)
+	// A connection per request: on a reused connection that is reset,
+	// net/http itself would resend the GET.
+	c := env.client(t, func(c *posthog.Config) {
+		c.HTTPClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	})
+	lookup := func() (*posthog.Reference, error) { return c.Lookup(context.Background(), spec.Query()) }
 
-	found, err := env.client(t).Lookup(context.Background(), spec.Query())
+	for i, want := range []posthog.Kind{posthog.KindServer, posthog.KindTransport} {
+		_, err := lookup()
+		requireKind(t, err, want)
+		if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointLookup); n != i+1 {
+			t.Fatalf("after call %d: %d requests, want %d", i+1, n, i+1)
+		}
+	}
+	found, err := lookup()
 	if err != nil {
-		t.Fatalf("Lookup: %v", err)
+		t.Fatalf("Lookup once the faults are spent: %v", err)
 	}
 	requireSame(t, spec, found)
-	if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointLookup); n != 3 {
-		t.Errorf("%d requests, want 3", n)
-	}
 }
 
 func TestContractACreateWhoseResponseWasLostIsFoundByLookup(t *testing.T) {
@@ -424,28 +459,32 @@ func TestContractACreateWhoseResponseWasLostIsFoundByLookup(t *testing.T) {
 	requireKind(t, err, posthog.KindAlreadyExists)
 }
 
-func TestContractADeleteRetriedAfterALostResponseIsNotFound(t *testing.T) {
+func TestContractADeleteRepeatedAfterALostResponseIsNotFound(t *testing.T) {
 	t.Parallel()
 	env := newContractEnv(t)
 	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointDelete, Times: 1,
 		Action: inmemory.DropResponseAfterCommit()})
 	ref := env.put(t, env.spec("1", ""))
+	c := env.client(t)
 
-	err := env.client(t).Delete(context.Background(), ref.ID)
-	requireKind(t, err, posthog.KindNotFound)
+	requireKind(t, c.Delete(context.Background(), ref.ID), posthog.KindTransport)
+	requireKind(t, c.Delete(context.Background(), ref.ID), posthog.KindNotFound)
 	if refs := env.ph.References(env.seeded.OrganizationID); len(refs) != 0 {
 		t.Errorf("%d references left, want 0", len(refs))
 	}
+	if n := env.ph.CountRequests(http.MethodDelete, inmemory.EndpointDelete); n != 2 {
+		t.Errorf("%d delete requests, want 2: one per call", n)
+	}
 }
 
+// Both tests below run PostHog and the client on one fake clock, so the
+// waits they check are exact and no real time passes between calls.
 func TestContractServerRateLimitPausesTheClientsLimiter(t *testing.T) {
 	t.Parallel()
-	frozen := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
-	env := newContractEnv(t,
-		inmemory.WithRateLimit(inmemory.RateLimit{PerMinute: 2}),
-		inmemory.WithClock(func() time.Time { return frozen }))
-	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: -1, PerHour: -1})
-	c := env.client(t, func(c *posthog.Config) { c.Limiter, c.MaxLimiterWait = limiter, time.Second })
+	clock := clocktesting.NewFakeClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))
+	env := newContractEnv(t, inmemory.WithRateLimit(inmemory.RateLimit{PerMinute: 2}), inmemory.WithClock(clock))
+	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: -1, PerHour: -1, Clock: clock})
+	c := env.client(t, func(c *posthog.Config) { c.Limiter, c.MaxLimiterWait, c.Clock = limiter, time.Second, clock })
 	list := func() error {
 		_, err := c.List(context.Background(), posthog.ListOptions{})
 		return err
@@ -456,18 +495,17 @@ func TestContractServerRateLimitPausesTheClientsLimiter(t *testing.T) {
 			t.Fatalf("List within the limit: %v", err)
 		}
 	}
-	before := time.Now()
 	e := requireError(t, list(), posthog.KindThrottled)
 	if e.StatusCode != http.StatusTooManyRequests || e.RetryAfter != time.Minute {
 		t.Errorf("429 = %v, want a wait of 1m", e)
 	}
-	if paused := limiter.PausedUntil(); paused.Before(before.Add(time.Minute)) {
-		t.Errorf("limiter paused until %s, want at least a minute from %s", paused, before)
+	if paused, want := limiter.PausedUntil(), clock.Now().Add(time.Minute); !paused.Equal(want) {
+		t.Errorf("limiter paused until %s, want %s", paused, want)
 	}
 
 	e = requireError(t, list(), posthog.KindThrottled)
-	if e.StatusCode != 0 || e.RetryAfter < 55*time.Second {
-		t.Errorf("call during the pause = %v, want the limiter's wait without a request", e)
+	if e.StatusCode != 0 || e.RetryAfter != time.Minute {
+		t.Errorf("call during the pause = %v, want the limiter's wait of 1m without a request", e)
 	}
 	if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointList); n != 3 {
 		t.Errorf("%d requests reached PostHog, want 3", n)
@@ -476,17 +514,15 @@ func TestContractServerRateLimitPausesTheClientsLimiter(t *testing.T) {
 
 func TestContractTheClientsLimiterKeepsTheKeyUnderPostHogsLimit(t *testing.T) {
 	t.Parallel()
-	frozen := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
-	env := newContractEnv(t,
-		inmemory.WithRateLimit(inmemory.RateLimit{PerMinute: 3}),
-		inmemory.WithClock(func() time.Time { return frozen }))
-	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: 3, PerHour: -1})
-	c := env.client(t, func(c *posthog.Config) { c.Limiter, c.MaxLimiterWait = limiter, time.Millisecond })
+	clock := clocktesting.NewFakeClock(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))
+	env := newContractEnv(t, inmemory.WithRateLimit(inmemory.RateLimit{PerMinute: 3}), inmemory.WithClock(clock))
+	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: 3, PerHour: -1, Clock: clock})
+	c := env.client(t, func(c *posthog.Config) { c.Limiter, c.MaxLimiterWait, c.Clock = limiter, time.Millisecond, clock })
 
 	var throttled int
 	for range 10 {
 		_, err := c.List(context.Background(), posthog.ListOptions{})
-		if wait, ok := posthog.RetryAfter(err); ok && wait > 55*time.Second {
+		if wait, ok := posthog.RetryAfter(err); ok && wait == time.Minute {
 			throttled++
 		} else if err != nil {
 			t.Fatalf("List: %v", err)

@@ -47,7 +47,7 @@ func init() {
 	metrics.Registry.MustRegister(apiRequests, apiRequestDuration, apiThrottled, rateLimiterWait)
 }
 
-// observeRequest records one HTTP attempt; status 0 means no response.
+// observeRequest records one HTTP request; status 0 means no response.
 func observeRequest(rt route, status int, took time.Duration) {
 	code := codeTransportError
 	if status != 0 {

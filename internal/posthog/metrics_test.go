@@ -78,7 +78,7 @@ func byRoute(w http.ResponseWriter, r *http.Request, n int) {
 func exerciseEveryRoute(t *testing.T) {
 	t.Helper()
 	srv := newCannedServer(t, byRoute)
-	c := newTestClient(t, srv.URL, func(c *Config) { c.Retry.MaxAttempts = 1 })
+	c := newTestClient(t, srv.URL)
 	ctx := context.Background()
 	_, _ = c.List(ctx, ListOptions{})
 	_ = c.Delete(ctx, testRef)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"k8s.io/utils/clock"
 )
 
 // PostHog's limits for one personal API key on these endpoints.
@@ -14,27 +16,16 @@ const (
 	DefaultPerHour   = 4800
 )
 
-// Clock is the time source of a Limiter; tests inject a fake one.
-// k8s.io/utils/clock's clocks satisfy it.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // LimiterConfig sets a Limiter's two windows. A zero field takes PostHog's
 // value; a negative limit disables that window. Minute and Hour are the
-// window lengths, so tests and benchmarks can scale time down.
+// window lengths, so tests and benchmarks can scale time down. Clock is the
+// time source (the real clock when nil; tests pass a fake one).
 type LimiterConfig struct {
 	PerMinute int
 	PerHour   int
 	Minute    time.Duration
 	Hour      time.Duration
-	Clock     Clock
+	Clock     clock.Clock
 }
 
 func (c LimiterConfig) withDefaults() LimiterConfig {
@@ -51,7 +42,7 @@ func (c LimiterConfig) withDefaults() LimiterConfig {
 		c.Hour = time.Hour
 	}
 	if c.Clock == nil {
-		c.Clock = realClock{}
+		c.Clock = clock.RealClock{}
 	}
 	return c
 }
@@ -65,7 +56,7 @@ func (c LimiterConfig) withDefaults() LimiterConfig {
 // Pause makes every caller wait until a time PostHog names, so one 429 holds
 // back the whole key instead of each object retrying on its own.
 type Limiter struct {
-	clock Clock
+	clock clock.Clock
 
 	mu           sync.Mutex
 	windows      []*slidingWindow
@@ -96,6 +87,8 @@ func NewLimiter(cfg LimiterConfig) *Limiter {
 func (l *Limiter) Wait(ctx context.Context) error {
 	maxDelay := time.Duration(-1)
 	if deadline, ok := ctx.Deadline(); ok {
+		// A context's deadline is on the real clock, whatever clock the
+		// limiter books turns on.
 		maxDelay = max(time.Until(deadline), 0)
 	}
 	_, err := l.wait(ctx, maxDelay)
@@ -153,13 +146,25 @@ func (l *Limiter) wait(ctx context.Context, maxDelay time.Duration) (turn, error
 			// caller learns how long PostHog asked for.
 			return nil, throttledByLimiter(target.Sub(now))
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-pauseChanged:
-		case <-l.clock.After(target.Sub(now)):
+		if err := l.sleep(ctx, target.Sub(now), pauseChanged); err != nil {
+			return nil, err
 		}
 	}
+}
+
+// sleep blocks for d, or until a Pause moves the turn or ctx ends (then it
+// returns ctx's error). The timer is stopped on the way out, so a woken
+// waiter leaves no timer behind on the clock.
+func (l *Limiter) sleep(ctx context.Context, d time.Duration, pauseChanged <-chan struct{}) error {
+	timer := l.clock.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-pauseChanged:
+	case <-timer.C():
+	}
+	return nil
 }
 
 // reserve books the earliest turn allowed by both windows and any pause.
@@ -257,33 +262,31 @@ func (w *slidingWindow) settle(seq uint64, end time.Time) {
 	}
 }
 
-// The process-wide limiters, one per API key, so every client and every
-// controller using a key shares its budget. Keys are stored hashed: the
-// registry never holds a secret.
-var (
-	sharedMu       sync.Mutex
-	sharedLimiters = map[[sha256.Size]byte]*Limiter{}
-	defaultLimits  LimiterConfig
-)
+// Limiters hands out one Limiter per API key, so every client of a key
+// shares the key's budget. Whoever owns a Limiters (the manager) decides
+// its limits and its lifetime; there is no process-wide registry. Keys are
+// stored hashed, so a Limiters never holds a secret.
+type Limiters struct {
+	cfg LimiterConfig
 
-// SharedLimiter returns the process-wide limiter for apiKey, creating it
-// with the default limits on first use.
-func SharedLimiter(apiKey string) *Limiter {
-	id := sha256.Sum256([]byte(apiKey))
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	if l, ok := sharedLimiters[id]; ok {
-		return l
-	}
-	l := NewLimiter(defaultLimits)
-	sharedLimiters[id] = l
-	return l
+	mu    sync.Mutex
+	byKey map[[sha256.Size]byte]*Limiter
 }
 
-// SetDefaultLimits sets the limits SharedLimiter gives keys it has not seen
-// yet (benchmarks and demos scale them; production keeps PostHog's).
-func SetDefaultLimits(cfg LimiterConfig) {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	defaultLimits = cfg
+// NewLimiters returns a registry whose limiters all have cfg's limits.
+func NewLimiters(cfg LimiterConfig) *Limiters {
+	return &Limiters{cfg: cfg, byKey: map[[sha256.Size]byte]*Limiter{}}
+}
+
+// For returns apiKey's limiter, creating it on first use.
+func (l *Limiters) For(apiKey string) *Limiter {
+	id := sha256.Sum256([]byte(apiKey))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	limiter, ok := l.byKey[id]
+	if !ok {
+		limiter = NewLimiter(l.cfg)
+		l.byKey[id] = limiter
+	}
+	return limiter
 }

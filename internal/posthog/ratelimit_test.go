@@ -3,63 +3,38 @@ package posthog
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
+
+	"k8s.io/utils/clock"
+	clocktesting "k8s.io/utils/clock/testing"
 )
 
-// fakeClock is a Clock whose time moves only when a test advances it. Every
-// call to After is announced on waiters, so a test knows a goroutine is
-// about to block before it moves time.
+// fakeClock is k8s.io/utils' fake clock, whose time moves only when a test
+// steps it, and which also announces every timer started on it with its
+// duration, so a test knows a goroutine is about to block before it moves
+// time.
 type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	timers  []fakeTimer
+	*clocktesting.FakeClock
 	waiters chan time.Duration
 }
 
-type fakeTimer struct {
-	at time.Time
-	ch chan time.Time
-}
+// fakeClockStart is when every fake clock starts.
+var fakeClockStart = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), waiters: make(chan time.Duration, 100)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, fakeTimer{at: c.now.Add(d), ch: ch})
-	c.fireDue()
-	c.mu.Unlock()
-	c.waiters <- d
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	c.fireDue()
-}
-
-func (c *fakeClock) fireDue() {
-	pending := c.timers[:0]
-	for _, timer := range c.timers {
-		if timer.at.After(c.now) {
-			pending = append(pending, timer)
-			continue
-		}
-		timer.ch <- c.now
+	return &fakeClock{
+		FakeClock: clocktesting.NewFakeClock(fakeClockStart),
+		waiters:   make(chan time.Duration, 100),
 	}
-	c.timers = pending
+}
+
+// NewTimer starts the timer before announcing it, so a Step made once the
+// announcement is seen fires it.
+func (c *fakeClock) NewTimer(d time.Duration) clock.Timer {
+	timer := c.FakeClock.NewTimer(d)
+	c.waiters <- d
+	return timer
 }
 
 // awaitWaiter blocks until some goroutine has called After, and returns the
@@ -134,10 +109,10 @@ func TestLimiterBooksTurnsWithinBothWindows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := newFakeClock()
-			tt.cfg.Clock = clock
+			fake := newFakeClock()
+			tt.cfg.Clock = fake
 			l := NewLimiter(tt.cfg)
-			start := clock.Now()
+			start := fake.Now()
 			for i, want := range tt.turns {
 				_, at, _, err := l.reserve(-1)
 				if err != nil {
@@ -153,9 +128,9 @@ func TestLimiterBooksTurnsWithinBothWindows(t *testing.T) {
 
 func TestLimiterWithDefaultsAllowsPostHogsLimits(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	l := NewLimiter(LimiterConfig{Clock: clock})
-	start := clock.Now()
+	fake := newFakeClock()
+	l := NewLimiter(LimiterConfig{Clock: fake})
+	start := fake.Now()
 	for i := range DefaultPerMinute {
 		if _, at, _, _ := l.reserve(-1); !at.Equal(start) {
 			t.Fatalf("turn %d was delayed to %s", i, at)
@@ -168,18 +143,18 @@ func TestLimiterWithDefaultsAllowsPostHogsLimits(t *testing.T) {
 
 func TestWaitBlocksUntilTheTurnComes(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
+	fake := newFakeClock()
+	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: fake})
 	if err := l.Wait(context.Background()); err != nil {
 		t.Fatalf("first Wait: %v", err)
 	}
 
 	done := waitInBackground(context.Background(), l)
-	if d := clock.awaitWaiter(t); d != time.Minute {
+	if d := fake.awaitWaiter(t); d != time.Minute {
 		t.Errorf("second Wait sleeps %s, want 1m", d)
 	}
 	requireBlocked(t, done)
-	clock.Advance(time.Minute)
+	fake.Step(time.Minute)
 	if err := requireDone(t, done); err != nil {
 		t.Fatalf("second Wait: %v", err)
 	}
@@ -190,19 +165,19 @@ func TestWaitBlocksUntilTheTurnComes(t *testing.T) {
 
 func TestPauseHoldsBackCallersAlreadyWaiting(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
+	fake := newFakeClock()
+	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: fake})
 	_ = l.Wait(context.Background())
 
 	done := waitInBackground(context.Background(), l)
-	clock.awaitWaiter(t)
+	fake.awaitWaiter(t)
 	l.Pause(2 * time.Minute)
-	if d := clock.awaitWaiter(t); d != 2*time.Minute {
+	if d := fake.awaitWaiter(t); d != 2*time.Minute {
 		t.Errorf("after the pause the waiter sleeps %s, want 2m", d)
 	}
-	clock.Advance(time.Minute)
+	fake.Step(time.Minute)
 	requireBlocked(t, done)
-	clock.Advance(time.Minute)
+	fake.Step(time.Minute)
 	if err := requireDone(t, done); err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
@@ -210,19 +185,19 @@ func TestPauseHoldsBackCallersAlreadyWaiting(t *testing.T) {
 
 func TestPauseHoldsBackNewCallers(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	l := NewLimiter(LimiterConfig{Clock: clock})
+	fake := newFakeClock()
+	l := NewLimiter(LimiterConfig{Clock: fake})
 	l.Pause(30 * time.Second)
 	l.Pause(time.Second) // a shorter pause never cuts a longer one
 
-	if got, want := l.PausedUntil(), clock.Now().Add(30*time.Second); !got.Equal(want) {
+	if got, want := l.PausedUntil(), fake.Now().Add(30*time.Second); !got.Equal(want) {
 		t.Errorf("PausedUntil() = %s, want %s", got, want)
 	}
 	done := waitInBackground(context.Background(), l)
-	if d := clock.awaitWaiter(t); d != 30*time.Second {
+	if d := fake.awaitWaiter(t); d != 30*time.Second {
 		t.Errorf("Wait sleeps %s, want 30s", d)
 	}
-	clock.Advance(30 * time.Second)
+	fake.Step(30 * time.Second)
 	if err := requireDone(t, done); err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
@@ -230,8 +205,8 @@ func TestPauseHoldsBackNewCallers(t *testing.T) {
 
 func TestWaitReturnsThrottledWithoutSpendingATurnWhenTheDeadlineIsTooSoon(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
+	fake := newFakeClock()
+	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: fake})
 	_ = l.Wait(context.Background())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -241,8 +216,8 @@ func TestWaitReturnsThrottledWithoutSpendingATurnWhenTheDeadlineIsTooSoon(t *tes
 	if !ok || wait != time.Minute {
 		t.Fatalf("Wait = %v, want KindThrottled with a 1m wait", err)
 	}
-	if _, at, _, _ := l.reserve(-1); at.Sub(clock.Now()) != time.Minute {
-		t.Errorf("the refused wait spent a turn: next turn at +%s, want +1m", at.Sub(clock.Now()))
+	if _, at, _, _ := l.reserve(-1); at.Sub(fake.Now()) != time.Minute {
+		t.Errorf("the refused wait spent a turn: next turn at +%s, want +1m", at.Sub(fake.Now()))
 	}
 	if l.Waits() != 0 {
 		t.Errorf("Waits() = %d, want 0", l.Waits())
@@ -251,40 +226,37 @@ func TestWaitReturnsThrottledWithoutSpendingATurnWhenTheDeadlineIsTooSoon(t *tes
 
 func TestWaitReturnsWhenTheContextIsCancelled(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
+	fake := newFakeClock()
+	l := NewLimiter(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: fake})
 	_ = l.Wait(context.Background())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := waitInBackground(ctx, l)
-	clock.awaitWaiter(t)
+	fake.awaitWaiter(t)
 	cancel()
 	if err := requireDone(t, done); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait = %v, want context.Canceled", err)
 	}
 }
 
-func TestSharedLimiterIsOnePerKey(t *testing.T) {
+func TestLimitersGiveEachKeyOneLimiterWithTheirLimits(t *testing.T) {
 	t.Parallel()
-	a := SharedLimiter("phx_shared_a")
-	if SharedLimiter("phx_shared_a") != a {
+	fake := newFakeClock()
+	limiters := NewLimiters(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: fake})
+	a := limiters.For("phx_key_a")
+	if limiters.For("phx_key_a") != a {
 		t.Error("the same key got two limiters")
 	}
-	if SharedLimiter("phx_shared_b") == a {
+	if limiters.For("phx_key_b") == a {
 		t.Error("two keys share one limiter")
 	}
-}
-
-func TestSetDefaultLimitsAppliesToKeysNotSeenYet(t *testing.T) {
-	clock := newFakeClock()
-	SetDefaultLimits(LimiterConfig{PerMinute: 1, PerHour: -1, Clock: clock})
-	t.Cleanup(func() { SetDefaultLimits(LimiterConfig{}) })
-
-	l := SharedLimiter("phx_key_for_scaled_defaults")
-	_, first, _, _ := l.reserve(-1)
-	_, second, _, _ := l.reserve(-1)
+	if NewLimiters(LimiterConfig{}).For("phx_key_a") == a {
+		t.Error("two registries share a limiter")
+	}
+	_, first, _, _ := a.reserve(-1)
+	_, second, _, _ := a.reserve(-1)
 	if second.Sub(first) != time.Minute {
-		t.Errorf("second turn %s after the first, want 1m", second.Sub(first))
+		t.Errorf("second turn %s after the first, want 1m: the registry's limits were not used", second.Sub(first))
 	}
 }
 
@@ -292,9 +264,9 @@ func TestSetDefaultLimitsAppliesToKeysNotSeenYet(t *testing.T) {
 // later arrive inside the same window: its window counts from its end.
 func TestASlowCallsWindowCountsFromWhenItEnded(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
-	l := NewLimiter(LimiterConfig{PerMinute: 2, PerHour: -1, Clock: clock})
-	start := clock.Now()
+	fake := newFakeClock()
+	l := NewLimiter(LimiterConfig{PerMinute: 2, PerHour: -1, Clock: fake})
+	start := fake.Now()
 	_, _, slow, err := l.reserve(-1)
 	if err != nil {
 		t.Fatal(err)
@@ -302,7 +274,7 @@ func TestASlowCallsWindowCountsFromWhenItEnded(t *testing.T) {
 	if _, _, _, err := l.reserve(-1); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(5 * time.Second) // the first call ends 5s after it started
+	fake.Step(5 * time.Second) // the first call ends 5s after it started
 	l.settle(slow)
 
 	_, at, _, err := l.reserve(-1)

@@ -11,9 +11,11 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/onsi/gomega"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
@@ -29,42 +31,20 @@ const (
 	unknownUUID = "0b6e1c2a-8f3d-4c5e-9a7b-1d2e3f4a5b6c"
 )
 
-// fakeClock is a clock that only moves when told to.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is a seeded server behind a real HTTP listener.
 type env struct {
 	t      *testing.T
 	srv    *Server
 	ts     *httptest.Server
-	clock  *fakeClock
+	clock  *clocktesting.FakeClock
 	seeded Seeded
 	client *http.Client
 }
 
 func newEnv(t *testing.T, opts ...Option) *env {
 	t.Helper()
-	clock := newFakeClock()
-	srv := New(append([]Option{WithClock(clock.Now), WithRandomSeed(1)}, opts...)...)
+	clock := clocktesting.NewFakeClock(time.Date(2026, 3, 14, 15, 9, 26, 535897000, time.UTC))
+	srv := New(append([]Option{WithClock(clock), WithRandomSeed(1)}, opts...)...)
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	t.Cleanup(srv.Close) // runs first: releases hanging requests so ts.Close can return
@@ -166,6 +146,32 @@ func (e *env) try(ctx context.Context, header http.Header, method, path string, 
 		return response{}, err
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// tryInBackground sends a request with the seeded key from another
+// goroutine and returns a channel with its error.
+func (e *env) tryInBackground(ctx context.Context, method, path string) <-chan error {
+	result := make(chan error, 1)
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, method, e.absolute(path), nil)
+		if err == nil {
+			maps.Copy(req.Header, withKey(e.seeded.APIKey))
+			var resp *http.Response
+			if resp, err = e.client.Do(req); err == nil {
+				_ = resp.Body.Close()
+			}
+		}
+		result <- err
+	}()
+	return result
+}
+
+// awaitHanging waits until the server holds a request under a Hang fault,
+// so a test can end it without racing its arrival.
+func (e *env) awaitHanging() {
+	e.t.Helper()
+	gomega.NewWithT(e.t).Eventually(e.srv.Requests).WithTimeout(10*time.Second).
+		Should(gomega.ContainElement(gomega.HaveField("Fault", FaultHang)), "the server never held a request")
 }
 
 func (e *env) absolute(path string) string {

@@ -92,7 +92,7 @@ func waitFor(past []time.Time, now time.Time, window time.Duration, limit int) t
 // throttle counts a request of the key and refuses it over the limit. The
 // caller holds s.mu.
 func (s *Server) throttle(secret string) *APIError {
-	wait, ok := s.limiter.admit(secret, s.now())
+	wait, ok := s.limiter.admit(secret, s.clock.Now())
 	if ok {
 		return nil
 	}

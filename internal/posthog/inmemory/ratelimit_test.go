@@ -47,7 +47,7 @@ func TestRateLimits(t *testing.T) {
 				MemberOf: []string{e.org()}, Scopes: []string{ScopeOrganizationRead},
 			})}
 			for i, s := range tt.steps {
-				e.clock.Advance(s.advance)
+				e.clock.Step(s.advance)
 				got := e.sendAs(keys[s.key], http.MethodGet, collectionPath(e.org()), nil)
 				if s.wantRetry == 0 {
 					if got.status != http.StatusOK {

@@ -32,7 +32,7 @@ func (s *Server) startRequest(r *http.Request, endpoint string) *Request {
 		Path:     r.URL.Path,
 		RawQuery: r.URL.RawQuery,
 		Endpoint: endpoint,
-		Time:     s.now(),
+		Time:     s.clock.Now(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"k8s.io/utils/clock"
 )
 
 // maxRequestBody is Django's default DATA_UPLOAD_MAX_MEMORY_SIZE: PostHog
@@ -33,8 +34,8 @@ const maxRequestBody = 2_621_440
 
 // Server is an in-memory PostHog. Create it with New.
 type Server struct {
-	// now, newID and observe are set once by New and never change.
-	now     func() time.Time
+	// clock, newID and observe are set once by New and never change.
+	clock   clock.PassiveClock
 	newID   func() string
 	observe func(Request)
 
@@ -63,8 +64,9 @@ type Option func(*Server)
 
 // WithClock sets the clock used for created_at, the rate limit windows and
 // Request.Time. Tests pass a fake clock so that rate limits need no sleeps.
-func WithClock(now func() time.Time) Option {
-	return func(s *Server) { s.now = now }
+// Latency and hangs are real waits, on the real clock.
+func WithClock(c clock.PassiveClock) Option {
+	return func(s *Server) { s.clock = c }
 }
 
 // WithRateLimit sets the per-key rate limit (DefaultRateLimit by default;
@@ -97,7 +99,7 @@ func WithObserver(observe func(Request)) Option {
 // rate limit, the system clock and random UUIDs.
 func New(opts ...Option) *Server {
 	s := &Server{
-		now:     time.Now,
+		clock:   clock.RealClock{},
 		newID:   uuid.NewString,
 		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		orgs:    map[string]*organization{},

@@ -142,7 +142,7 @@ func (s *Server) insert(o *organization, spec posthog.ReferenceSpec, creator *us
 			Role:                   spec.Role,
 			// PostgreSQL keeps microseconds; truncating here makes the
 			// stored value equal to what a client decodes.
-			CreatedAt: s.now().UTC().Truncate(time.Microsecond),
+			CreatedAt: s.clock.Now().UTC().Truncate(time.Microsecond),
 		},
 		creator: creator,
 	}
