@@ -58,6 +58,10 @@ const (
 	// ReasonConflict: another PostHog reference holds the same provider keys
 	// with different fields; the operator does not touch it.
 	ReasonConflict = "Conflict"
+	// ReasonDuplicate: another RoleExternalReference already owns the PostHog
+	// reference this one asks for. A wait, not an error: this object writes
+	// nothing and takes over when the owner is deleted or changes its spec.
+	ReasonDuplicate = "Duplicate"
 	// ReasonInvalidSpec: PostHog refused the spec (HTTP 400).
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonConnectionNotReady: the PostHogConnection is missing or not Ready,

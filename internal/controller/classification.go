@@ -109,9 +109,28 @@ var classification = map[posthog.Kind]class{
 			retry:  retryAtResync},
 		writeRefused: true,
 	},
+	posthog.KindOrganizationNotFound: {
+		reference: verdict{reason: iamv1alpha1.ReasonConnectionNotReady,
+			prefix: "PostHog cannot reach the connection's organization (deleted, a wrong id, or the key's user " +
+				"removed from it); nothing is deleted or forgotten until it can: ",
+			retry: retryAfterCredentialsWait},
+		connection: verdict{reason: iamv1alpha1.ReasonOrganizationNotFound,
+			prefix: "PostHog does not know this organization id, or the key's user is not a member: ",
+			retry:  retryAtResync},
+		writeRefused: true,
+	},
 	posthog.KindMethodNotAllowed: {reference: referenceUnavailable, connection: connectionUnreachable,
 		writeRefused: true},
-	posthog.KindThrottled: {reference: throttled, connection: connectionUnreachable, writeRefused: true},
+	// A 429 refuses nothing: a connection keeps its last verified Ready
+	// (Throttled passes) and everyone waits the time PostHog names.
+	posthog.KindThrottled: {reference: throttled, connection: throttled, writeRefused: true},
+}
+
+// roleMissing reports whether PostHog refused a create because its role is
+// not a role of the organization (deleted, or never there).
+func roleMissing(err error) bool {
+	e, ok := errors.AsType[*posthog.Error](err)
+	return ok && e.Kind == posthog.KindValidation && e.Attr == "role" && e.Code == "does_not_exist"
 }
 
 func classOf(err error) class {

@@ -41,6 +41,18 @@ func TestDecide(t *testing.T) {
 	otherRole := func(r *posthog.Reference) { r.Role = "00000000-0000-0000-0000-000000000001" }
 	upperKeys := func(r *posthog.Reference) { r.ProviderOrganizationID, r.ProviderRoleID = "PostHog", "12345" }
 
+	holders := func(refs ...*posthog.Reference) Observation {
+		var obs Observation
+		for _, r := range refs {
+			obs.Holders = append(obs.Holders, *r)
+		}
+		return obs
+	}
+	// The spec's slug was edited from alpha into one that b holds, with
+	// another role id.
+	slugWas := func(r *posthog.Reference) { r.ProviderRoleSlug = new("alpha") }
+	holdsSlugOnly := func(r *posthog.Reference) { r.ProviderRoleID = "999" }
+
 	cases := []struct {
 		name       string
 		recordedID string
@@ -54,19 +66,19 @@ func TestDecide(t *testing.T) {
 		{
 			name:       "the recorded reference holds the keys and equals the spec: nothing to do",
 			recordedID: "a",
-			obs:        Observation{Holder: remote("a")},
+			obs:        holders(remote("a")),
 			want:       upToDate{},
 		},
 		{
 			name:       "keys compared case-insensitively like PostHog does: nothing to do",
 			recordedID: "a",
-			obs:        Observation{Holder: remote("a", upperKeys)},
+			obs:        holders(remote("a", upperKeys)),
 			want:       upToDate{},
 		},
 		{
 			name:       "the recorded reference holds the keys but the spec changed: replace it",
 			recordedID: "a",
-			obs:        Observation{Holder: remote("a", otherRole)},
+			obs:        holders(remote("a", otherRole)),
 			want:       replace{recorded: "a"},
 		},
 		{
@@ -75,32 +87,32 @@ func TestDecide(t *testing.T) {
 			want:       replace{recorded: "a"},
 		},
 		{
-			name:       "the recorded reference is known to be gone (drift): create without a delete",
-			recordedID: "a",
-			obs:        Observation{RecordedKnown: true},
-			want:       recreate{},
-		},
-		{
 			name: "an equal reference exists but nothing is recorded (crash after create): adopt it",
-			obs:  Observation{Holder: remote("b")},
+			obs:  holders(remote("b")),
 			want: adopt{found: *remote("b")},
 		},
 		{
 			name:       "an equal reference exists under another id: delete ours, adopt it",
 			recordedID: "a",
-			obs:        Observation{Holder: remote("b")},
+			obs:        holders(remote("b")),
 			want:       adoptInstead{recorded: "a", found: *remote("b")},
 		},
 		{
 			name: "someone else's reference holds the keys with another role: conflict, no write",
-			obs:  Observation{Holder: remote("b", otherRole)},
+			obs:  holders(remote("b", otherRole)),
 			want: conflict{holder: *remote("b", otherRole), fields: []string{"role"}},
 		},
 		{
 			name:       "a conflict never deletes the recorded reference",
 			recordedID: "a",
-			obs:        Observation{Holder: remote("b", otherRole)},
+			obs:        holders(remote("b", otherRole)),
 			want:       conflict{holder: *remote("b", otherRole), fields: []string{"role"}},
+		},
+		{
+			name:       "an edit into a slug someone else holds is a conflict even though ours holds the id: no write",
+			recordedID: "a",
+			obs:        holders(remote("a", slugWas), remote("b", holdsSlugOnly)),
+			want:       conflict{holder: *remote("b", holdsSlugOnly), fields: []string{"provider_role_id"}},
 		},
 	}
 	for _, tc := range cases {
@@ -116,9 +128,9 @@ func TestDecide(t *testing.T) {
 func TestDeletionTargets(t *testing.T) {
 	desired := posthog.ReferenceSpec{Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
 		ProviderRoleName: "n", Role: "543e2fa5-dae3-497f-aa96-e06da8fcb379"}
-	equal := &posthog.Reference{ID: "b", Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
+	equal := posthog.Reference{ID: "b", Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
 		ProviderRoleName: "n", Role: desired.Role}
-	different := &posthog.Reference{ID: "c", Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
+	different := posthog.Reference{ID: "c", Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
 		ProviderRoleName: "someone else's", Role: desired.Role}
 
 	cases := []struct {
@@ -127,14 +139,14 @@ func TestDeletionTargets(t *testing.T) {
 		obs        Observation
 		want       []string
 	}{
-		{name: "the recorded reference is deleted", recordedID: "a", want: []string{"a"}},
-		{name: "a recorded reference known gone is not deleted again", recordedID: "a",
-			obs: Observation{RecordedKnown: true}},
+		{name: "the recorded reference is deleted by id even when no observation shows it", recordedID: "a",
+			want: []string{"a"}},
 		{name: "an unrecorded equal reference (create not yet recorded) is deleted too", recordedID: "a",
-			obs: Observation{Holder: equal}, want: []string{"a", "b"}},
+			obs: Observation{Holders: []posthog.Reference{equal}}, want: []string{"a", "b"}},
 		{name: "nothing recorded, an equal reference exists: it is ours, delete it",
-			obs: Observation{Holder: equal}, want: []string{"b"}},
-		{name: "someone else's different reference is left alone", obs: Observation{Holder: different}},
+			obs: Observation{Holders: []posthog.Reference{equal}}, want: []string{"b"}},
+		{name: "someone else's different reference is left alone",
+			obs: Observation{Holders: []posthog.Reference{different}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

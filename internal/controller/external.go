@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"strings"
 
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
@@ -28,9 +29,11 @@ import (
 // the reconciler decides. Implementations decide how much each observation
 // costs in API calls (one lookup, or a share of a paginated list).
 type External interface {
-	// Observe reports what PostHog holds for desired and for the reference
-	// whose id the object recorded (id may be empty).
-	Observe(ctx context.Context, desired posthog.ReferenceSpec, id string) (Observation, error)
+	// Observe reports which references hold desired's keys. recordedID (may
+	// be empty) is the reference the object recorded; an observer may use it
+	// to spend less, never to conclude that it is gone: a list can miss an
+	// item, so only a DELETE by id can tell.
+	Observe(ctx context.Context, desired posthog.ReferenceSpec, recordedID string) (Observation, error)
 	// Create creates desired. "Already exists" comes back as an error of
 	// posthog.KindAlreadyExists: the caller observes again.
 	Create(ctx context.Context, desired posthog.ReferenceSpec) (posthog.Reference, error)
@@ -41,13 +44,10 @@ type External interface {
 
 // Observation is what an External saw.
 type Observation struct {
-	// Holder is a remote reference holding one of desired's unique keys (its
-	// role id or its slug), if any. It may differ from desired in any field.
-	Holder *posthog.Reference
-	// Recorded is the reference with the recorded id, when RecordedKnown.
-	// A nil Recorded with RecordedKnown means it no longer exists.
-	Recorded      *posthog.Reference
-	RecordedKnown bool
+	// Holders are the remote references holding one of desired's unique
+	// keys (its role id, its slug): none, one, or two different ones. Each
+	// may differ from desired in any field.
+	Holders []posthog.Reference
 }
 
 // Observation strategies, chosen with --observe.
@@ -73,18 +73,48 @@ type lookupExternal struct {
 	api posthog.API
 }
 
-func (l lookupExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, id string) (Observation, error) {
-	holder, err := l.api.Lookup(ctx, desired.Query())
+// Observe looks desired's keys up. PostHog's lookup matches the slug OR the
+// id and returns the first match, so a holder of only one key may hide
+// another reference holding the other: a second lookup, for that key alone,
+// finds it.
+func (l lookupExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, _ string) (Observation, error) {
+	first, err := l.api.Lookup(ctx, desired.Query())
+	if err != nil || first == nil {
+		return Observation{}, err
+	}
+	obs := Observation{Holders: []posthog.Reference{*first}}
+	other, needed := otherKey(desired, *first)
+	if !needed {
+		return obs, nil
+	}
+	second, err := l.api.Lookup(ctx, other)
 	if err != nil {
 		return Observation{}, err
 	}
-	obs := Observation{Holder: holder}
-	// Lookup cannot fetch by id; it tells about the recorded reference only
-	// when that is the one holding the keys.
-	if holder != nil && holder.ID == id {
-		obs.Recorded, obs.RecordedKnown = holder, true
+	if second != nil && second.ID != first.ID {
+		obs.Holders = append(obs.Holders, *second)
 	}
 	return obs, nil
+}
+
+// otherKey is the lookup for the one of desired's two keys that holder does
+// not hold, if desired has two keys and holder holds only one.
+func otherKey(desired posthog.ReferenceSpec, holder posthog.Reference) (posthog.LookupQuery, bool) {
+	q := desired.Query()
+	if q.ProviderRoleSlug == "" {
+		return posthog.LookupQuery{}, false
+	}
+	holdsID := strings.EqualFold(holder.ProviderRoleID, q.ProviderRoleID)
+	holdsSlug := holder.ProviderRoleSlug != nil && strings.EqualFold(*holder.ProviderRoleSlug, q.ProviderRoleSlug)
+	switch {
+	case holdsID && !holdsSlug:
+		q.ProviderRoleID = ""
+	case holdsSlug && !holdsID:
+		q.ProviderRoleSlug = ""
+	default:
+		return posthog.LookupQuery{}, false
+	}
+	return q, true
 }
 
 func (l lookupExternal) Create(ctx context.Context, desired posthog.ReferenceSpec) (posthog.Reference, error) {

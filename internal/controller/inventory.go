@@ -166,15 +166,11 @@ func (b *book) refresh(ctx context.Context, api posthog.API, done chan struct{})
 	return err
 }
 
-// observe reports what the copy holds for desired and for id.
-func (b *book) observe(desired posthog.ReferenceSpec, id string) Observation {
+// observe reports what the copy holds for desired's keys.
+func (b *book) observe(desired posthog.ReferenceSpec) Observation {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	obs := Observation{Holder: b.holder(desired), RecordedKnown: id != ""}
-	if r, ok := b.byID[id]; ok && id != "" {
-		obs.Recorded = &r
-	}
-	return obs
+	return Observation{Holders: b.holders(desired)}
 }
 
 // replace installs a freshly listed copy, then re-applies our own writes
@@ -218,17 +214,17 @@ func (b *book) unindex(id string) {
 	}
 }
 
-// holder finds the reference holding one of desired's unique keys, the role
-// id first. Called with b.mu held.
-func (b *book) holder(desired posthog.ReferenceSpec) *posthog.Reference {
+// holders finds the references holding desired's unique keys, the role id
+// first. Called with b.mu held.
+func (b *book) holders(desired posthog.ReferenceSpec) []posthog.Reference {
+	var found []posthog.Reference
 	for _, k := range keysOf(desired.Provider, desired.ProviderOrganizationID, desired.ProviderRoleID,
 		desired.ProviderRoleSlug) {
-		if id, ok := b.byKey[k]; ok {
-			r := b.byID[id]
-			return &r
+		if id, ok := b.byKey[k]; ok && (len(found) == 0 || found[0].ID != id) {
+			found = append(found, b.byID[id])
 		}
 	}
-	return nil
+	return found
 }
 
 // put records a reference we created or learned of.
@@ -267,11 +263,11 @@ type inventoryExternal struct {
 	api  posthog.API
 }
 
-func (e inventoryExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, id string) (Observation, error) {
+func (e inventoryExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, _ string) (Observation, error) {
 	if err := e.book.ensureFresh(ctx, e.api); err != nil {
 		return Observation{}, err
 	}
-	return e.book.observe(desired, id), nil
+	return e.book.observe(desired), nil
 }
 
 func (e inventoryExternal) Create(ctx context.Context, desired posthog.ReferenceSpec) (posthog.Reference, error) {
@@ -281,10 +277,12 @@ func (e inventoryExternal) Create(ctx context.Context, desired posthog.Reference
 		e.book.put(created)
 	case posthog.IsAlreadyExists(err):
 		// The copy missed it (created out of band, or by our own create whose
-		// response was lost): learn that one key so the caller's next
+		// response was lost): learn the holders of its keys so the caller's next
 		// observation sees the holder.
-		if holder, lookupErr := e.api.Lookup(ctx, desired.Query()); lookupErr == nil && holder != nil {
-			e.book.put(*holder)
+		if obs, lookupErr := (lookupExternal{api: e.api}).Observe(ctx, desired, ""); lookupErr == nil {
+			for _, holder := range obs.Holders {
+				e.book.put(holder)
+			}
 		}
 	case writeMayHaveLanded(err):
 		// The create may have committed with its answer lost: only a fresh

@@ -18,6 +18,7 @@ package controller
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -26,12 +27,14 @@ import (
 )
 
 // FuzzDesiredReference checks the manifest -> request mapping: every spec
-// field reaches the JSON PostHog receives unchanged, under its PostHog name,
-// an empty slug is sent as absent (never as ""), nothing else is sent, and a
-// reference PostHog stores from that request compares equal to the spec.
+// field reaches the JSON PostHog receives as PostHog stores it (surrounding
+// whitespace trimmed), under its PostHog name, a slug blank once trimmed is
+// sent as absent (never as ""), nothing else is sent, and a reference
+// PostHog stores from that request compares equal to the spec.
 func FuzzDesiredReference(f *testing.F) {
 	f.Add("github", "posthog", "12345", "frontend-team", "Frontend team", "543e2fa5-dae3-497f-aa96-e06da8fcb379")
 	f.Add("okta", "ACME", "00g1", "", "Ops \"quoted\" <b>", "543E2FA5-DAE3-497F-AA96-E06DA8FCB379")
+	f.Add("linear", " team-org ", "42\n", "  ", "Support\n", "543e2fa5-dae3-497f-aa96-e06da8fcb379")
 	f.Fuzz(func(t *testing.T, provider, org, roleID, slug, name, role string) {
 		for _, s := range []string{provider, org, roleID, slug, name, role} {
 			if !utf8.ValidString(s) {
@@ -52,12 +55,13 @@ func FuzzDesiredReference(f *testing.F) {
 		if err := json.Unmarshal(body, &sent); err != nil {
 			t.Fatalf("the request body does not decode: %v", err)
 		}
+		trim := strings.TrimSpace
 		want := map[string]any{
-			"provider": provider, "provider_organization_id": org, "provider_role_id": roleID,
-			"provider_role_name": name, "role": role,
+			"provider": trim(provider), "provider_organization_id": trim(org), "provider_role_id": trim(roleID),
+			"provider_role_name": trim(name), "role": trim(role),
 		}
-		if slug != "" {
-			want["provider_role_slug"] = slug
+		if trim(slug) != "" {
+			want["provider_role_slug"] = trim(slug)
 		}
 		if len(sent) != len(want) {
 			t.Fatalf("sent fields %v, want exactly %v", sent, want)

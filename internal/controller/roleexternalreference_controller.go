@@ -112,6 +112,8 @@ type referenceSync struct {
 	lastWritten *iamv1alpha1.RoleExternalReference
 	desired     posthog.ReferenceSpec
 	ext         External
+	// organizationID is the PostHog organization the connection points at.
+	organizationID string
 }
 
 // reconcileMapping creates, adopts, replaces or checks the remote reference.
@@ -143,7 +145,7 @@ func (s *referenceSync) observe(ctx context.Context) (intent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return decide(s.desired, s.ref.Status.ID, obs), nil
+	return s.respectOwners(ctx, decide(s.desired, s.ref.Status.ID, obs))
 }
 
 // act carries out an intent.
@@ -157,12 +159,12 @@ func (s *referenceSync) act(ctx context.Context, in intent) outcome {
 		return s.adoptInstead(ctx, in.found)
 	case create:
 		return s.create(ctx, EventCreated)
-	case recreate:
-		return s.create(ctx, EventRecreated)
 	case replace:
 		return s.replace(ctx)
 	case conflict:
 		return s.conflict(in)
+	case duplicate:
+		return s.duplicate(in)
 	default:
 		panic(fmt.Sprintf("unknown intent %T", in))
 	}
@@ -223,7 +225,7 @@ func (s *referenceSync) actOnWhatExists(ctx context.Context, createErr error) ou
 		return s.fail(err)
 	}
 	switch in.(type) {
-	case adopt, conflict:
+	case adopt, conflict, duplicate:
 		return s.act(ctx, in)
 	default:
 		// Gone again between the create and the look-up: retry with backoff.
@@ -239,6 +241,18 @@ func (s *referenceSync) conflict(c conflict) outcome {
 		s.event(corev1.EventTypeWarning, EventConflict, "Observe", "%s", msg)
 	}
 	return outcome{reason: iamv1alpha1.ReasonConflict, message: msg}
+}
+
+// duplicate waits for the object that owns the reference this one wants.
+func (s *referenceSync) duplicate(d duplicate) outcome {
+	if d.release {
+		s.disown() // forgotten, not deleted: it is the owner's
+	}
+	msg := duplicateMessage(d, s.ref.Namespace)
+	if conditionReason(s.ref.Status.Conditions, iamv1alpha1.ConditionReady) != iamv1alpha1.ReasonDuplicate {
+		s.event(corev1.EventTypeWarning, iamv1alpha1.ReasonDuplicate, "Observe", "%s", msg)
+	}
+	return outcome{reason: iamv1alpha1.ReasonDuplicate, message: msg}
 }
 
 func (s *referenceSync) ready() outcome {
@@ -274,6 +288,12 @@ func (s *referenceSync) reconcileDeletion(ctx context.Context) outcome {
 		return s.failDeletion(err)
 	}
 	for _, id := range deletionTargets(s.desired, ref.Status.ID, obs) {
+		if owned, err := s.ownedByAnother(ctx, id); owned || err != nil {
+			if err != nil {
+				return kubernetesError(err)
+			}
+			continue // another object's: never deleted from under it
+		}
 		existed, err := deleteRemote(ctx, s.ext, id)
 		if err != nil {
 			return s.failDeletion(err)
@@ -300,6 +320,11 @@ func (s *referenceSync) failDeletion(err error) outcome {
 // already reported, which would only add noise.
 func (s *referenceSync) fail(err error) outcome {
 	o := referenceFailure(err)
+	if roleMissing(err) {
+		o.message = fmt.Sprintf("PostHog role %s does not exist in organization %s: it was deleted in PostHog "+
+			"(which deletes the references to it too), or was never there. Point spec.role at an existing role. %s",
+			s.desired.Role, s.organizationID, err)
+	}
 	alreadyThrottled := o.reason == iamv1alpha1.ReasonThrottled &&
 		conditionReason(s.ref.Status.Conditions, iamv1alpha1.ConditionSynced) == iamv1alpha1.ReasonThrottled
 	if o.reason != iamv1alpha1.ReasonConnectionNotReady && !alreadyThrottled {
@@ -338,8 +363,10 @@ func (s *referenceSync) settlePendingCreate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if h := obs.Holder; h != nil && len(posthog.Differences(sent, *h)) == 0 {
-			s.own(*h, EventAdopted, recoveredMessage)
+		for _, h := range obs.Holders {
+			if len(posthog.Differences(sent, h)) == 0 {
+				s.own(h, EventAdopted, recoveredMessage)
+			}
 		}
 	}
 	s.ref.Status.CreatePending = nil
@@ -476,6 +503,7 @@ func (s *referenceSync) connect(ctx context.Context) error {
 		return err
 	}
 	s.ext = s.reconciler.NewExternal(conn.Spec.Host, conn.Spec.OrganizationID, api)
+	s.organizationID = conn.Spec.OrganizationID
 	if requested := reconcileRequest(s.ref); requested != "" && requested != s.ref.Status.LastHandledReconcileAt {
 		s.ext = freshObservation{External: s.ext, lookup: lookupExternal{api: api}}
 		s.ref.Status.LastHandledReconcileAt = requested
@@ -504,6 +532,10 @@ func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager, max
 		indexReferenceConnection, func(o client.Object) []string {
 			return []string{o.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name}
 		}); err != nil {
+		return err
+	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &iamv1alpha1.RoleExternalReference{},
+		indexReferenceID, recordedIDOf); err != nil {
 		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).

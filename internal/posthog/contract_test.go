@@ -305,10 +305,10 @@ func TestContractEveryErrorClass(t *testing.T) {
 			wantKind: posthog.KindForbidden,
 		},
 		{
-			name:     "an organization the key's owner is not in is not found",
+			name:     "an organization the key's owner is not in is organization not found, not a reference not found",
 			setup:    func(e *contractEnv, c *posthog.Config) { c.OrganizationID = e.ph.AddOrganization("Other") },
 			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return list },
-			wantKind: posthog.KindNotFound,
+			wantKind: posthog.KindOrganizationNotFound,
 		},
 		{
 			name:     "an unknown id is not found",

@@ -33,7 +33,8 @@ const (
 	KindUnauthenticated
 	// KindForbidden is a 403: missing scope, not an admin, other organization.
 	KindForbidden
-	// KindNotFound is a 404: an unknown id or organization.
+	// KindNotFound is a 404 about the thing asked for: an unknown reference
+	// id. Only this 404 means a reference is gone.
 	KindNotFound
 	// KindMethodNotAllowed is a 405: the server has no such operation.
 	KindMethodNotAllowed
@@ -47,6 +48,11 @@ const (
 	KindTransport
 	// KindDecode is a 2xx whose body is not what the API documents.
 	KindDecode
+	// KindOrganizationNotFound is PostHog's 404 "Organization not found.":
+	// the organization is deleted, its id wrong, or (on some PostHog
+	// versions) the key's user no longer a member. It says nothing about any
+	// reference: a DELETE answered so deleted nothing.
+	KindOrganizationNotFound
 )
 
 var kindNames = map[Kind]string{
@@ -61,6 +67,8 @@ var kindNames = map[Kind]string{
 	KindServer:           "server error",
 	KindTransport:        "transport error",
 	KindDecode:           "undecodable response",
+
+	KindOrganizationNotFound: "organization not found",
 }
 
 // String returns a short human name for k.
@@ -169,6 +177,9 @@ const (
 	maxTokenRunes  = 64
 	redacted       = "[redacted]"
 	alreadyExists  = "already exists"
+	// organizationNotFound is the detail of the 404 PostHog gives for an
+	// organization out of reach, on every route under it.
+	organizationNotFound = "organization not found"
 )
 
 // sanitizer makes server- and transport-provided text safe to put in an
@@ -284,6 +295,8 @@ func kindForStatus(status int, detail string) Kind {
 		return KindUnauthenticated
 	case status == http.StatusForbidden:
 		return KindForbidden
+	case status == http.StatusNotFound && strings.Contains(strings.ToLower(detail), organizationNotFound):
+		return KindOrganizationNotFound
 	case status == http.StatusNotFound:
 		return KindNotFound
 	case status == http.StatusMethodNotAllowed:

@@ -105,6 +105,12 @@ func TestClassifyResponse(t *testing.T) {
 			wantKind: KindNotFound, wantCode: "not_found", wantDetail: "Not found.",
 		},
 		{
+			name:     "an organization out of reach is not a reference not found",
+			status:   404,
+			body:     `{"type":"invalid_request","code":"not_found","detail":"Organization not found.","attr":null}`,
+			wantKind: KindOrganizationNotFound, wantCode: "not_found", wantDetail: "Organization not found.",
+		},
+		{
 			name:     "a missing operation is method not allowed",
 			status:   405,
 			body:     `{"type":"invalid_request","code":"method_not_allowed","detail":"Method \"PATCH\" not allowed."}`,
