@@ -78,6 +78,7 @@ vet: ## Run go vet against code.
 test: manifests generate fmt vet envtest helm ## Run every test: unit, envtest (real kube-apiserver + etcd), install paths, fuzz seeds.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" HELM="$(HELM)" go test ./... -count=1 -timeout 30m
 	cd hack/bench && go test ./... -count=1
+	cd test/alerts && go test ./... -count=1
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 # BENCH_ARGS are passed to hack/bench, e.g. BENCH_ARGS=-quick, or

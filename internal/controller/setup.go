@@ -21,11 +21,13 @@ import (
 	"maps"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -64,6 +66,9 @@ type Config struct {
 	Observe string
 	// Limiters gives each API key its rate limiter (PostHog's limits when nil).
 	Limiters *posthog.Limiters
+	// Metrics receives posthog_operator_objects (controller-runtime's
+	// metrics.Registry, which the manager serves, when nil).
+	Metrics prometheus.Registerer
 }
 
 // SetupControllers registers the PostHogConnection and RoleExternalReference
@@ -74,6 +79,12 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	}
 	newExternal, err := externalFactory(cfg)
 	if err != nil {
+		return err
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.Registry
+	}
+	if err := registerObjectsCollector(cfg.Metrics, mgr.GetClient(), mgr.Elected()); err != nil {
 		return err
 	}
 	connections := &Connections{

@@ -31,6 +31,7 @@ import (
 
 	"github.com/go-logr/logr"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -131,6 +132,8 @@ type harnessOptions struct {
 	logs io.Writer
 	// neighbour adds a second namespace, watched by the same manager.
 	neighbour bool
+	// metrics receives the manager's own metrics (controller.Config.Metrics).
+	metrics prometheus.Registerer
 }
 
 var namespaceCounter atomic.Int64
@@ -194,6 +197,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		ResyncPeriod:            opts.resyncPeriod,
 		MaxConcurrentReconciles: 4,
 		Observe:                 opts.observe,
+		Metrics:                 opts.metrics,
 		NewClient: func(cfg posthog.Config) (posthog.API, error) {
 			cfg.Limiter = limiter
 			cfg.RequestTimeout = 2 * time.Second
