@@ -72,6 +72,7 @@ type flags struct {
 	observe                 string
 	rateLimit               posthog.LimiterConfig
 	rateLimitTimeScale      float64
+	requestTimeout          time.Duration
 	zap                     zap.Options
 }
 
@@ -107,6 +108,8 @@ func parseFlags() flags {
 	flag.Float64Var(&f.rateLimitTimeScale, "posthog-rate-limit-time-scale", 1,
 		"Divides the rate limiter's minute and hour windows. Only for benchmarks against a PostHog with "+
 			"equally scaled limits; leave at 1 against a real PostHog.")
+	flag.DurationVar(&f.requestTimeout, "posthog-request-timeout", posthog.DefaultRequestTimeout,
+		"How long one PostHog request may take before it is abandoned (and retried with backoff).")
 	f.zap = zap.Options{}
 	f.zap.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -133,6 +136,7 @@ func main() {
 		MaxConcurrentReconciles: f.maxConcurrentReconciles,
 		Observe:                 f.observe,
 		Limiters:                posthog.NewLimiters(f.rateLimit),
+		RequestTimeout:          f.requestTimeout,
 	}); err != nil {
 		setupLog.Error(err, "Failed to set up controllers")
 		os.Exit(1)

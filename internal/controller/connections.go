@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -66,6 +67,8 @@ type Connections struct {
 	// Limiters gives every client of one API key the key's one limiter
 	// (created with PostHog's limits on first use when nil).
 	Limiters *posthog.Limiters
+	// RequestTimeout bounds each PostHog request (the client's default when 0).
+	RequestTimeout time.Duration
 
 	mu      sync.Mutex
 	clients map[types.NamespacedName]cachedClient
@@ -129,6 +132,7 @@ func (c *Connections) ForConnection(ctx context.Context, conn *iamv1alpha1.PostH
 		OrganizationID: conn.Spec.OrganizationID,
 		APIKey:         apiKey,
 		Limiter:        c.limiterFor(apiKey),
+		RequestTimeout: c.RequestTimeout,
 	})
 	if err != nil {
 		return nil, &connectionError{reason: iamv1alpha1.ReasonUnreachable, message: err.Error()}

@@ -66,6 +66,8 @@ type Config struct {
 	Observe string
 	// Limiters gives each API key its rate limiter (PostHog's limits when nil).
 	Limiters *posthog.Limiters
+	// RequestTimeout bounds each PostHog request (--posthog-request-timeout).
+	RequestTimeout time.Duration
 	// Metrics receives posthog_operator_objects (controller-runtime's
 	// metrics.Registry, which the manager serves, when nil).
 	Metrics prometheus.Registerer
@@ -88,10 +90,11 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		return err
 	}
 	connections := &Connections{
-		Reader:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
-		NewClient: cfg.NewClient,
-		Limiters:  cfg.Limiters,
+		Reader:         mgr.GetClient(),
+		APIReader:      mgr.GetAPIReader(),
+		NewClient:      cfg.NewClient,
+		Limiters:       cfg.Limiters,
+		RequestTimeout: cfg.RequestTimeout,
 	}
 	if err := (&PostHogConnectionReconciler{
 		Client:       mgr.GetClient(),

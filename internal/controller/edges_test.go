@@ -1,0 +1,226 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller_test
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
+	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
+)
+
+// writes counts the creates and deletes PostHog received.
+func (h *harness) writes() (creates, deletes int) {
+	return h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate),
+		h.posthog.CountRequests(http.MethodDelete, inmemory.EndpointDelete)
+}
+
+// consistentlyNoWrites checks that PostHog receives no create or delete over
+// several resync periods.
+func (h *harness) consistentlyNoWrites(why string) {
+	h.t.Helper()
+	creates, deletes := h.writes()
+	h.g.Consistently(func(g Gomega) {
+		c, d := h.writes()
+		g.Expect(c).To(Equal(creates), why)
+		g.Expect(d).To(Equal(deletes), why)
+	}).WithTimeout(2 * time.Second).WithPolling(100 * time.Millisecond).Should(Succeed())
+}
+
+func TestSurroundingWhitespaceIsComparedAsPostHogStoresItAndCausesNoRewrites(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe, resyncPeriod: 300 * time.Millisecond})
+		h.connect()
+		h.create(h.reference("block-scalar", func(s *iamv1alpha1.RoleExternalReferenceSpec) {
+			s.ProviderRoleName = "Frontend team\n"
+			s.ProviderRoleSlug = "  "
+			s.ProviderRoleID = " 12345 "
+		}))
+
+		ref := h.eventuallyReady("block-scalar", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.consistentlyNoWrites("a trimmed value PostHog stores is not a difference to repair")
+		h.g.Expect(h.writes()).To(Equal(1), "one create in all")
+		held := h.remote()
+		h.g.Expect(held).To(HaveLen(1))
+		h.g.Expect(held[0].ID).To(Equal(ref.Status.ID))
+		h.g.Expect(held[0].ProviderRoleName).To(Equal("Frontend team"))
+		h.g.Expect(held[0].ProviderRoleID).To(Equal("12345"))
+		h.g.Expect(held[0].ProviderRoleSlug).To(BeNil(), "a blank slug is sent as no slug")
+		h.g.Expect(h.get("block-scalar").Status.ID).To(Equal(ref.Status.ID))
+	})
+}
+
+func TestAnEditIntoAKeySomeoneElseHoldsIsAConflictThatWritesNothing(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		theirs, err := h.posthog.PutReference(h.seeded.OrganizationID, posthog.ReferenceSpec{
+			Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "2",
+			ProviderRoleSlug: new("beta"), ProviderRoleName: "Team beta", Role: h.role("Support"),
+		})
+		h.g.Expect(err).NotTo(HaveOccurred())
+		h.connect()
+		h.create(h.reference("a", func(s *iamv1alpha1.RoleExternalReferenceSpec) {
+			s.ProviderRoleID, s.ProviderRoleSlug = "1", "alpha"
+		}))
+		before := h.eventuallyReady("a", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		creates, deletes := h.writes()
+
+		for _, edit := range []func(*iamv1alpha1.RoleExternalReferenceSpec){
+			func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleSlug = "beta" },
+			func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleSlug, s.ProviderRoleID = "alpha", "2" },
+		} {
+			h.update("a", edit)
+			conflicted := h.eventuallyReady("a", metav1.ConditionFalse, iamv1alpha1.ReasonConflict)
+			h.g.Expect(readyOf(conflicted).Message).To(ContainSubstring(theirs.ID))
+			h.g.Expect(conflicted.Status.ID).To(Equal(before.Status.ID), "status.id keeps the reference A still owns")
+			h.g.Expect(h.writes()).To(Equal(creates), "no create")
+			_, d := h.writes()
+			h.g.Expect(d).To(Equal(deletes), "no delete: A's working reference stays")
+			h.g.Expect(h.remote()).To(HaveLen(2))
+
+			h.update("a", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleID, s.ProviderRoleSlug = "1", "alpha" })
+			after := h.eventuallyReady("a", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+			h.g.Expect(after.Status.ID).To(Equal(before.Status.ID), "reverting finds the same reference")
+		}
+		c, d := h.writes()
+		h.g.Expect([]int{c, d}).To(Equal([]int{creates, deletes}))
+	})
+}
+
+func TestTwoObjectsWantingOneReferenceHaveOneOwnerAndTheOtherWaits(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe, resyncPeriod: 500 * time.Millisecond})
+		h.connect()
+		h.create(h.reference("first", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleID = "team" }))
+		owner := h.eventuallyReady("first", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.create(h.reference("renamed", func(s *iamv1alpha1.RoleExternalReferenceSpec) {
+			s.ProviderRoleID = "team"
+			s.ProviderRoleSlug = "slug-first"
+			s.ProviderRoleName = "Team first"
+		}))
+
+		waiting := h.eventuallyReady("renamed", metav1.ConditionFalse, iamv1alpha1.ReasonDuplicate)
+		h.g.Expect(readyOf(waiting).Message).To(ContainSubstring(`"first"`), "the owner is named in its own namespace")
+		h.g.Expect(waiting.Status.ID).To(BeEmpty())
+		h.g.Expect(h.writes()).To(Equal(1), "the waiting object created nothing")
+		h.g.Expect(kstatusOf(h.g, waiting)).To(Equal(status.InProgressStatus), "Duplicate is a wait, not a failure")
+
+		// The old name is pruned: its reference goes, and the new name takes over.
+		h.delete("first")
+		h.eventuallyGone("first")
+		taken := h.eventuallyReady("renamed", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(taken.Status.ID).NotTo(Equal(owner.Status.ID))
+		h.g.Expect(h.remote()).To(HaveLen(1))
+		h.g.Expect(h.remote()[0].ID).To(Equal(taken.Status.ID))
+	})
+}
+
+func TestADuplicateInAnotherTenantsNamespaceIsNotNamedAndNeverDeletesTheReference(t *testing.T) {
+	h := newHarness(t, harnessOptions{neighbour: true})
+	h.connect()
+	h.g.Expect(k8s.Create(h.ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: h.neighbour},
+		StringData: map[string]string{iamv1alpha1.DefaultAPIKeySecretKey: h.seeded.APIKey},
+	})).To(Succeed())
+	h.g.Expect(k8s.Create(h.ctx, &iamv1alpha1.PostHogConnection{
+		ObjectMeta: metav1.ObjectMeta{Name: connectionName, Namespace: h.neighbour},
+		Spec: iamv1alpha1.PostHogConnectionSpec{Host: h.url, OrganizationID: h.seeded.OrganizationID,
+			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: secretName}},
+	})).To(Succeed())
+	h.create(h.reference("secret-team-name"))
+	owner := h.eventuallyReady("secret-team-name", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+	twin := h.reference("secret-team-name")
+	twin.Namespace = h.neighbour
+	twin.Name = "tenant-b"
+	h.create(twin)
+	key := types.NamespacedName{Namespace: h.neighbour, Name: "tenant-b"}
+	h.g.Eventually(func(g Gomega) {
+		got := &iamv1alpha1.RoleExternalReference{}
+		g.Expect(k8s.Get(h.ctx, key, got)).To(Succeed())
+		g.Expect(conditionOf(got.Status.Conditions, iamv1alpha1.ConditionReady)).NotTo(BeNil())
+		g.Expect(readyOf(got).Reason).To(Equal(iamv1alpha1.ReasonDuplicate))
+		g.Expect(readyOf(got).Message).NotTo(ContainSubstring("secret-team-name"), "another tenant's names stay hidden")
+		g.Expect(readyOf(got).Message).To(ContainSubstring("another namespace"))
+	}).WithTimeout(20 * time.Second).Should(Succeed())
+
+	h.g.Expect(k8s.Delete(h.ctx, twin)).To(Succeed())
+	h.g.Eventually(func() bool { return k8s.Get(h.ctx, key, &iamv1alpha1.RoleExternalReference{}) != nil }).
+		WithTimeout(20 * time.Second).Should(BeTrue())
+	h.g.Expect(h.remote()).To(HaveLen(1), "deleting the duplicate (deletionPolicy Delete) left the owner's reference")
+	h.g.Expect(h.remote()[0].ID).To(Equal(owner.Status.ID))
+	_, deletes := h.writes()
+	h.g.Expect(deletes).To(BeZero())
+}
+
+func TestAThrottledConnectionCheckKeepsTheConnectionAndItsReferencesWorking(t *testing.T) {
+	h := newHarness(t, harnessOptions{resyncPeriod: 300 * time.Millisecond})
+	h.connect()
+	h.posthog.AddFault(inmemory.Fault{Method: http.MethodGet, Endpoint: inmemory.EndpointList, Times: 3,
+		Action: inmemory.Throttle(1)})
+	h.g.Eventually(func(g Gomega) {
+		conn := h.connection()
+		g.Expect(conditionOf(conn.Status.Conditions, iamv1alpha1.ConditionSynced).Reason).
+			To(Equal(iamv1alpha1.ReasonThrottled))
+		g.Expect(conditionOf(conn.Status.Conditions, iamv1alpha1.ConditionReady).Status).
+			To(Equal(metav1.ConditionTrue), "a 429 refuses nothing")
+	}).WithTimeout(20 * time.Second).Should(Succeed())
+	h.create(h.reference("meanwhile"))
+	h.eventuallyReady("meanwhile", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	h.g.Expect(h.remote()).To(HaveLen(1))
+}
+
+func TestObservedGenerationNeverClaimsASpecPostHogDoesNotHoldYet(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		// Every PostHog answer now takes a second: the spec changes while
+		// the first create is in flight.
+		h.posthog.SetLatency(time.Second, time.Second)
+		h.create(h.reference("racing", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleName = "v1" }))
+		h.g.Eventually(func() int { return h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate) }).
+			WithTimeout(20 * time.Second).WithPolling(10 * time.Millisecond).Should(BeNumerically(">=", 1))
+		h.update("racing", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleName = "v2" })
+		h.posthog.SetLatency(0, 0)
+
+		// Whenever Ready=True speaks of the current generation, PostHog holds
+		// that generation's name; the wait ends when v2 is Ready.
+		h.g.Eventually(func(g Gomega) {
+			ref := h.get("racing")
+			ready := conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReady)
+			g.Expect(ready).NotTo(BeNil())
+			g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(ready.ObservedGeneration).To(Equal(ref.Generation))
+			held := h.remote()
+			if len(held) != 1 || held[0].ProviderRoleName != ref.Spec.ProviderRoleName {
+				StopTrying(fmt.Sprintf("Ready claimed generation %d (%q) while PostHog held %v",
+					ref.Generation, ref.Spec.ProviderRoleName, held)).Now()
+			}
+			g.Expect(ref.Spec.ProviderRoleName).To(Equal("v2"))
+		}).WithTimeout(20 * time.Second).WithPolling(10 * time.Millisecond).Should(Succeed())
+	})
+}
