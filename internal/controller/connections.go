@@ -77,6 +77,9 @@ type Connections struct {
 type cachedClient struct {
 	fingerprint string
 	api         posthog.API
+	// host and organizationID are where api points, so that a reference
+	// being deleted can finish with it after its connection is gone.
+	host, organizationID string
 }
 
 // ForReference returns the client of the connection a RoleExternalReference
@@ -104,6 +107,50 @@ func (c *Connections) ForReference(
 	}
 	api, err := c.ForConnection(ctx, conn)
 	return api, conn, err
+}
+
+// ForDeletion returns the client, host and organization a
+// RoleExternalReference being deleted deletes with. Its connection need not
+// be Ready, nor even exist: when a namespace is deleted, the namespace
+// controller deletes the Secret, the connection and the references in no
+// set order, and then the client this manager last built for the
+// connection, whose key is held in memory only, finishes the deletions. (A
+// manager that restarts meanwhile has no such key: see the README.)
+func (c *Connections) ForDeletion(
+	ctx context.Context, namespace, name string,
+) (api posthog.API, host, organizationID string, err error) {
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	conn := &iamv1alpha1.PostHogConnection{}
+	if err = c.Reader.Get(ctx, key, conn); err != nil && !apierrors.IsNotFound(err) {
+		return nil, "", "", err
+	}
+	if err == nil {
+		if api, err = c.ForConnection(ctx, conn); err == nil {
+			return api, conn.Spec.Host, conn.Spec.OrganizationID, nil
+		}
+	} else {
+		err = &connectionError{
+			reason:  iamv1alpha1.ReasonConnectionNotReady,
+			message: fmt.Sprintf("PostHogConnection %q not found in namespace %q", name, namespace),
+		}
+	}
+	if last, ok := c.lastClient(key, conn); ok {
+		return last.api, last.host, last.organizationID, nil
+	}
+	return nil, "", "", err
+}
+
+// lastClient is the client last built for the connection named key: the
+// same connection object (UID and generation) if it still exists, whatever
+// happened to its Secret since, or the last one of that name if it is gone.
+func (c *Connections) lastClient(key types.NamespacedName, conn *iamv1alpha1.PostHogConnection) (cachedClient, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cached, ok := c.clients[key]
+	if !ok || (conn.UID != "" && !strings.HasPrefix(cached.fingerprint, fmt.Sprintf("%s/%d/", conn.UID, conn.Generation))) {
+		return cachedClient{}, false
+	}
+	return cached, true
 }
 
 // ForConnection returns a client for conn, reusing the cached one while
@@ -143,7 +190,8 @@ func (c *Connections) ForConnection(ctx context.Context, conn *iamv1alpha1.PostH
 	if c.clients == nil {
 		c.clients = map[types.NamespacedName]cachedClient{}
 	}
-	c.clients[key] = cachedClient{fingerprint: fingerprint, api: api}
+	c.clients[key] = cachedClient{fingerprint: fingerprint, api: api, host: conn.Spec.Host,
+		organizationID: conn.Spec.OrganizationID}
 	return api, nil
 }
 

@@ -24,6 +24,7 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
@@ -223,4 +224,50 @@ func TestObservedGenerationNeverClaimsASpecPostHogDoesNotHoldYet(t *testing.T) {
 			g.Expect(ref.Spec.ProviderRoleName).To(Equal("v2"))
 		}).WithTimeout(20 * time.Second).WithPolling(10 * time.Millisecond).Should(Succeed())
 	})
+}
+
+// TestEveryOrderOfANamespaceTeardownDeletesEveryPostHogReference deletes a
+// Secret, a connection and references in each order a namespace controller
+// may choose, with the operator running: every PostHog reference is
+// deleted and every object goes. (test/faults does it with a real
+// namespace controller.)
+func TestEveryOrderOfANamespaceTeardownDeletesEveryPostHogReference(t *testing.T) {
+	orders := map[string][]string{
+		"the Secret first":      {"secret", "connection", "references"},
+		"the connection first":  {"connection", "secret", "references"},
+		"the references first":  {"references", "connection", "secret"},
+		"the Secret, then refs": {"secret", "references", "connection"},
+	}
+	for name, order := range orders {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{})
+			h.connect()
+			for _, n := range []string{"a", "b", "c"} {
+				h.create(h.reference(n))
+				h.eventuallyReady(n, metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+			}
+			h.g.Expect(h.remote()).To(HaveLen(3))
+			for _, step := range order {
+				switch step {
+				case "secret":
+					h.g.Expect(k8s.Delete(h.ctx, &corev1.Secret{
+						ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: h.namespace}})).To(Succeed())
+				case "connection":
+					h.g.Expect(k8s.Delete(h.ctx, h.connection())).To(Succeed())
+				case "references":
+					for _, n := range []string{"a", "b", "c"} {
+						h.delete(n)
+					}
+				}
+			}
+			for _, n := range []string{"a", "b", "c"} {
+				h.eventuallyGone(n)
+			}
+			h.g.Eventually(func() bool {
+				return apierrors.IsNotFound(k8s.Get(h.ctx,
+					types.NamespacedName{Namespace: h.namespace, Name: connectionName}, &iamv1alpha1.PostHogConnection{}))
+			}).WithTimeout(20*time.Second).Should(BeTrue(), "the connection is released once its references are gone")
+			h.g.Expect(h.remote()).To(BeEmpty(), "no PostHog reference is left behind")
+		})
+	}
 }

@@ -94,6 +94,9 @@ type book struct {
 	// changed records our own writes while a refresh is walking the list, so
 	// a page read before a create or delete does not undo it.
 	changed map[string]*posthog.Reference
+	// lastWalk and lastWalkErr are the last finished walk and its error.
+	lastWalk    chan struct{}
+	lastWalkErr error
 }
 
 // uniqueKey is one of PostHog's unique constraints, normalized like PostHog
@@ -126,10 +129,24 @@ func (b *book) ensureFresh(ctx context.Context, api posthog.API) error {
 		}
 		select {
 		case <-wait:
+			if err := b.failureOf(wait); err != nil {
+				return err // the walk waited for failed: its waiters do not each walk again
+			}
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// failureOf is the error of the walk that closed done, if it failed and is
+// the last walk.
+func (b *book) failureOf(done chan struct{}) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.lastWalk == done {
+		return b.lastWalkErr
+	}
+	return nil
 }
 
 // freshness says whether the copy can be used now (nil, false), another
@@ -139,6 +156,9 @@ func (b *book) ensureFresh(ctx context.Context, api posthog.API) error {
 func (b *book) freshness() (wait chan struct{}, mustWalk bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	// Only a walk that started strictly after an invalidation is sure to
+	// see what the write in doubt did; a tie costs one more walk, never a
+	// stale "absent".
 	if b.loaded && b.refreshedAt.After(b.invalidatedAt) && b.inv.now().Sub(b.refreshedAt) < b.inv.RefreshPeriod {
 		return nil, false
 	}
@@ -162,6 +182,7 @@ func (b *book) refresh(ctx context.Context, api posthog.API, done chan struct{})
 		b.loaded, b.refreshedAt = true, started
 	}
 	b.refreshing, b.changed = nil, nil
+	b.lastWalk, b.lastWalkErr = done, err
 	close(done)
 	return err
 }

@@ -22,9 +22,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -36,14 +38,22 @@ import (
 // exists and PostHog accepts a read with its key for its organization.
 type PostHogConnectionReconciler struct {
 	client.Client
+	// APIReader reads what the cache does not hold (the namespace).
+	APIReader   client.Reader
 	Connections *Connections
 	// ResyncPeriod is how often a Ready connection is re-checked.
 	ResyncPeriod time.Duration
 }
 
-// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections,verbs=get;list;watch
+// ConnectionFinalizer keeps a PostHogConnection while references being
+// deleted still need it to delete their PostHog references.
+const ConnectionFinalizer = "iam.posthog-operator.io/in-use"
+
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 
 // Reconcile checks one connection and records the verdict in its Ready
 // condition: observe (read PostHog with the key), record.
@@ -51,9 +61,19 @@ func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	conn := &iamv1alpha1.PostHogConnection{}
 	if err := r.Get(ctx, req.NamespacedName, conn); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.Connections.Forget(req.NamespacedName)
+			return ctrl.Result{}, r.forgetWhenUnused(ctx, req.NamespacedName)
 		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, err
+	}
+	if !conn.DeletionTimestamp.IsZero() {
+		return r.releaseWhenUnused(ctx, conn)
+	}
+	if !controllerutil.ContainsFinalizer(conn, ConnectionFinalizer) {
+		base := conn.DeepCopy()
+		controllerutil.AddFinalizer(conn, ConnectionFinalizer)
+		if err := r.Patch(ctx, conn, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	lastWritten := conn.DeepCopy()
 
@@ -89,6 +109,71 @@ func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alph
 	return readyOutcome("PostHog accepted the API key for organization " + conn.Spec.OrganizationID)
 }
 
+// connectionReleaseWait is how often a connection in deletion looks again
+// at the references that still need it (their deletions also wake it).
+const connectionReleaseWait = 5 * time.Second
+
+// releaseWhenUnused removes the connection's finalizer once no reference
+// needs it to finish a deletion: none being deleted, or, in a namespace
+// being deleted (where the namespace controller deletes objects in no set
+// order), none left at all. A connection deleted while its references live
+// on is released at once, so one of the same name can replace it.
+func (r *PostHogConnectionReconciler) releaseWhenUnused(
+	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
+) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(conn, ConnectionFinalizer) {
+		return ctrl.Result{}, nil
+	}
+	needed, err := r.stillNeeded(ctx, conn)
+	if err != nil || needed {
+		return ctrl.Result{RequeueAfter: connectionReleaseWait}, err
+	}
+	base := conn.DeepCopy()
+	controllerutil.RemoveFinalizer(conn, ConnectionFinalizer)
+	if err := r.Patch(ctx, conn, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// forgetWhenUnused drops the client of a deleted connection, and the key it
+// holds in memory, once no reference names the connection any more: until
+// then it may finish their deletions.
+func (r *PostHogConnectionReconciler) forgetWhenUnused(ctx context.Context, key types.NamespacedName) error {
+	var refs iamv1alpha1.RoleExternalReferenceList
+	if err := r.List(ctx, &refs, client.InNamespace(key.Namespace),
+		client.MatchingFields{indexReferenceConnection: key.Name}); err != nil {
+		return err
+	}
+	if len(refs.Items) == 0 {
+		r.Connections.Forget(key)
+	}
+	return nil
+}
+
+// stillNeeded reports whether a reference using conn may still need it to
+// delete its PostHog reference.
+func (r *PostHogConnectionReconciler) stillNeeded(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (bool, error) {
+	var refs iamv1alpha1.RoleExternalReferenceList
+	if err := r.List(ctx, &refs, client.InNamespace(conn.Namespace),
+		client.MatchingFields{indexReferenceConnection: conn.Name}); err != nil {
+		return false, err
+	}
+	if len(refs.Items) == 0 {
+		return false, nil
+	}
+	for _, ref := range refs.Items {
+		if !ref.DeletionTimestamp.IsZero() && controllerutil.ContainsFinalizer(&ref, Finalizer) {
+			return true, nil
+		}
+	}
+	ns := &corev1.Namespace{}
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: conn.Namespace}, ns); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return !ns.DeletionTimestamp.IsZero(), nil
+}
+
 // SetupWithManager registers the PostHogConnection controller. Secrets are
 // watched as metadata only: the cache never holds an API key, and a rotation
 // still re-checks the connection at once.
@@ -102,8 +187,22 @@ func (r *PostHogConnectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.PostHogConnection{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.connectionsUsing), builder.OnlyMetadata).
+		Watches(&iamv1alpha1.RoleExternalReference{}, handler.EnqueueRequestsFromMapFunc(r.connectionInDeletion)).
 		Named("posthogconnection").
 		Complete(r)
+}
+
+// connectionInDeletion maps a reference to its connection only while that
+// connection is being deleted or gone: its release, and forgetting its
+// client, wait for the references.
+func (r *PostHogConnectionReconciler) connectionInDeletion(ctx context.Context, ref client.Object) []reconcile.Request {
+	key := client.ObjectKey{Namespace: ref.GetNamespace(), Name: ref.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name}
+	conn := &iamv1alpha1.PostHogConnection{}
+	err := r.Get(ctx, key, conn)
+	if err == nil && conn.DeletionTimestamp.IsZero() || err != nil && !apierrors.IsNotFound(err) {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: key}}
 }
 
 // connectionsUsing maps a Secret to the connections that read it.

@@ -277,7 +277,7 @@ func (s *referenceSync) reconcileDeletion(ctx context.Context) outcome {
 		return s.paused(by, err, "; the PostHog reference is not deleted while paused: remove the annotation, "+
 			"or set spec.deletionPolicy: Orphan to release this object without deleting it in PostHog")
 	}
-	if err := s.connect(ctx); err != nil {
+	if err := s.connectForDeletion(ctx); err != nil {
 		return s.failDeletion(err)
 	}
 	if err := s.settlePendingCreate(ctx); err != nil {
@@ -460,6 +460,20 @@ func (s *referenceSync) patchMetadata(ctx context.Context) error {
 	// about PostHog so far is kept, to be written with status.
 	s.lastWritten = s.ref.DeepCopy()
 	s.ref.Status = status
+	return nil
+}
+
+// connectForDeletion is connect for an object being deleted: the
+// connection need not be Ready, and its last key serves if its Secret is
+// gone (see Connections.ForDeletion).
+func (s *referenceSync) connectForDeletion(ctx context.Context) error {
+	api, host, organizationID, err := s.reconciler.Connections.ForDeletion(ctx, s.ref.Namespace,
+		s.ref.Spec.ConnectionRef.Name)
+	if err != nil {
+		return err
+	}
+	s.ext = s.reconciler.NewExternal(host, organizationID, api)
+	s.organizationID = organizationID
 	return nil
 }
 

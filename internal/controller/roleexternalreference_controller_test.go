@@ -304,14 +304,15 @@ func TestAnObjectDeletedBeforeItsCreateWasRecordedStillCleansUp(t *testing.T) {
 	})
 }
 
-func TestDeletionWithoutAConnectionSaysHowToReleaseTheObject(t *testing.T) {
+func TestADeletionPostHogRefusesSaysHowToReleaseTheObject(t *testing.T) {
 	forEachStrategy(t, func(t *testing.T, observe string) {
 		h := newHarness(t, harnessOptions{observe: observe})
 		h.connect()
 		h.create(h.reference("stuck"))
 		h.eventuallyReady("stuck", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
-		h.g.Expect(k8s.Delete(h.ctx, &iamv1alpha1.PostHogConnection{
-			ObjectMeta: metav1.ObjectMeta{Name: "posthog", Namespace: h.namespace}})).To(Succeed())
+		// The key is replaced by one PostHog refuses: no deletion can succeed.
+		h.setSecret("phx_revoked_key_nobody_knows")
+		h.eventuallyConnectionReady(metav1.ConditionFalse, iamv1alpha1.ReasonUnauthorized)
 
 		h.delete("stuck")
 		ref := h.eventuallyReady("stuck", metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)

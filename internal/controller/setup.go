@@ -98,6 +98,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	}
 	if err := (&PostHogConnectionReconciler{
 		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
 		Connections:  connections,
 		ResyncPeriod: cfg.ResyncPeriod,
 	}).SetupWithManager(mgr); err != nil {
