@@ -215,6 +215,14 @@ func waitForCRDs() error {
 	return nil
 }
 
+// buildTimeout bounds building the manager. On a fresh machine the build
+// compiles what this test binary does not share with the manager, on two
+// cores busy with go test compiling and running the other packages (a cold
+// build of the static manager took 6–7 minutes so), which left ten minutes
+// too little margin. It runs before m.Run, so the package's -timeout does
+// not count it.
+const buildTimeout = 25 * time.Minute
+
 // buildManager builds ./cmd into out. go build is cached, so this costs a
 // link when nothing changed, and the tests never run a stale bin/manager.
 func buildManager(out string) error {
@@ -223,7 +231,7 @@ func buildManager(out string) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "./cmd")
 	cmd.Dir = suite.root
