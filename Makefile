@@ -60,7 +60,7 @@ generate: controller-gen ## Generate code containing DeepCopy, DeepCopyInto, and
 
 # The tools the operator's module does not need live in modules of their own,
 # which ./... does not reach.
-NESTED_MODULES = hack/bench hack/image
+NESTED_MODULES = hack/bench hack/image test/alerts
 
 .PHONY: fmt
 fmt: ## Run go fmt against code.
@@ -77,8 +77,8 @@ vet: ## Run go vet against code.
 # limiter). The other packages run without it: the install, demo and fault
 # tests spend their time in processes they start, which -race does not
 # instrument, and building them with it would only slow their harnesses.
-# ./... stops at nested modules, so hack/bench's tests run in its own module
-# (hack/image, the other one, has no tests).
+# ./... stops at nested modules, so hack/bench's and test/alerts' tests run
+# in their own modules (hack/image, the other one, has no tests).
 RACE_PACKAGES = ./internal/controller/... ./internal/posthog/...
 .PHONY: test
 test: manifests generate fmt vet envtest helm ## Run every test: unit, envtest (real kube-apiserver + etcd), install paths, fuzz seeds.
