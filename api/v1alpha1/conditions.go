@@ -62,6 +62,11 @@ const (
 	// reference this one asks for. A wait, not an error: this object writes
 	// nothing and takes over when the owner is deleted or changes its spec.
 	ReasonDuplicate = "Duplicate"
+	// ReasonMoveBlocked: the connection now points at another PostHog
+	// organization or host, and the reference recorded in the old one cannot
+	// be deleted there (another host, or no access). Nothing is created until
+	// access returns or deletionPolicy is set to Orphan.
+	ReasonMoveBlocked = "MoveBlocked"
 	// ReasonInvalidSpec: PostHog refused the spec (HTTP 400).
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonConnectionNotReady: the PostHogConnection is missing or not Ready,

@@ -118,6 +118,17 @@ type RoleExternalReferenceStatus struct {
 	// +optional
 	CreatedAt *metav1.Time `json:"createdAt,omitempty"`
 
+	// host is the PostHog host where the reference in id lives. When the
+	// connection moves to another host or organization, the operator deletes
+	// the reference here before creating one there.
+	// +optional
+	Host string `json:"host,omitempty"`
+
+	// organizationId is the PostHog organization where the reference in id
+	// lives.
+	// +optional
+	OrganizationID string `json:"organizationId,omitempty"`
+
 	// createPending holds the fields of a create the operator sent to
 	// PostHog but whose answer it has not recorded yet. Written before the
 	// request, it lets the operator recognise that reference as its own after

@@ -150,6 +150,9 @@ func referenceFailure(err error) outcome {
 	if connErr, ok := errors.AsType[*connectionError](err); ok {
 		return outcome{reason: iamv1alpha1.ReasonConnectionNotReady, message: connErr.message}
 	}
+	if blocked, ok := errors.AsType[*moveBlockedError](err); ok {
+		return outcome{reason: iamv1alpha1.ReasonMoveBlocked, message: blocked.message}
+	}
 	return failureOf(classOf(err).reference, err)
 }
 

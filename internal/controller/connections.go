@@ -109,6 +109,30 @@ func (c *Connections) ForReference(
 	return api, conn, err
 }
 
+// ForOrganization returns a client for another organization on the host of
+// the connection named name, with its key: where a reference recorded
+// before the connection moved still lives. A personal API key reaches every
+// organization its user belongs to.
+func (c *Connections) ForOrganization(
+	ctx context.Context, namespace, name, organizationID string,
+) (posthog.API, error) {
+	conn := &iamv1alpha1.PostHogConnection{}
+	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, conn); err != nil {
+		return nil, err
+	}
+	apiKey, err := c.readAPIKey(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	return c.NewClient(posthog.Config{
+		Host:           conn.Spec.Host,
+		OrganizationID: organizationID,
+		APIKey:         apiKey,
+		Limiter:        c.limiterFor(apiKey),
+		RequestTimeout: c.RequestTimeout,
+	})
+}
+
 // ForDeletion returns the client, host and organization a
 // RoleExternalReference being deleted deletes with. Its connection need not
 // be Ready, nor even exist: when a namespace is deleted, the namespace
@@ -141,13 +165,14 @@ func (c *Connections) ForDeletion(
 }
 
 // lastClient is the client last built for the connection named key: the
-// same connection object (UID and generation) if it still exists, whatever
+// same connection object (UID) if it still exists, whatever
 // happened to its Secret since, or the last one of that name if it is gone.
 func (c *Connections) lastClient(key types.NamespacedName, conn *iamv1alpha1.PostHogConnection) (cachedClient, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cached, ok := c.clients[key]
-	if !ok || (conn.UID != "" && !strings.HasPrefix(cached.fingerprint, fmt.Sprintf("%s/%d/", conn.UID, conn.Generation))) {
+	// The UID alone: setting a deletionTimestamp bumps the generation.
+	if !ok || (conn.UID != "" && !strings.HasPrefix(cached.fingerprint, string(conn.UID)+"/")) {
 		return cachedClient{}, false
 	}
 	return cached, true

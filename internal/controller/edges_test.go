@@ -19,6 +19,7 @@ package controller_test
 import (
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/controller"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
 )
@@ -237,6 +239,9 @@ func TestEveryOrderOfANamespaceTeardownDeletesEveryPostHogReference(t *testing.T
 		"the connection first":  {"connection", "secret", "references"},
 		"the references first":  {"references", "connection", "secret"},
 		"the Secret, then refs": {"secret", "references", "connection"},
+		// What a namespace controller does: the namespace is Terminating, so
+		// the connection waits on its in-use finalizer after the Secret went.
+		"in a terminating namespace": {"namespace", "secret", "connection", "references"},
 	}
 	for name, order := range orders {
 		t.Run(name, func(t *testing.T) {
@@ -254,6 +259,9 @@ func TestEveryOrderOfANamespaceTeardownDeletesEveryPostHogReference(t *testing.T
 						ObjectMeta: metav1.ObjectMeta{Name: secretName, Namespace: h.namespace}})).To(Succeed())
 				case "connection":
 					h.g.Expect(k8s.Delete(h.ctx, h.connection())).To(Succeed())
+				case "namespace":
+					h.g.Expect(k8s.Delete(h.ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.namespace}})).
+						To(Succeed())
 				case "references":
 					for _, n := range []string{"a", "b", "c"} {
 						h.delete(n)
@@ -270,4 +278,70 @@ func TestEveryOrderOfANamespaceTeardownDeletesEveryPostHogReference(t *testing.T
 			h.g.Expect(h.remote()).To(BeEmpty(), "no PostHog reference is left behind")
 		})
 	}
+}
+
+// moveConnection points the connection at another host and organization.
+func (h *harness) moveConnection(host, organizationID string) {
+	h.t.Helper()
+	h.g.Eventually(func() error {
+		conn := h.connection()
+		conn.Spec.Host, conn.Spec.OrganizationID = host, organizationID
+		return k8s.Update(h.ctx, conn)
+	}).Should(Succeed())
+}
+
+func TestAConnectionMovedToAnotherOrganizationMovesItsReferences(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		// The same admin, with the same key, belongs to a second organization
+		// holding a role of the same id.
+		orgB := h.posthog.AddOrganization("B")
+		h.posthog.AddRoleWithID(orgB, h.role("Engineering"), "Engineering")
+		h.posthog.AddAPIKey(inmemory.APIKey{Key: h.seeded.APIKey, Email: "admin@example.com", Admin: true,
+			MemberOf: []string{orgB}, Scopes: []string{inmemory.ScopeOrganizationWrite}})
+		h.connect()
+		h.create(h.reference("mover"))
+		before := h.eventuallyReady("mover", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(before.Status.OrganizationID).To(Equal(h.seeded.OrganizationID))
+
+		h.moveConnection(h.url, orgB)
+		h.g.Eventually(func(g Gomega) {
+			ref := h.get("mover")
+			g.Expect(ref.Status.OrganizationID).To(Equal(orgB))
+			g.Expect(readyOf(ref).Status).To(Equal(metav1.ConditionTrue))
+		}).WithTimeout(20 * time.Second).Should(Succeed())
+		h.g.Expect(h.remote()).To(BeEmpty(), "deleted in the old organization")
+		h.g.Expect(h.posthog.References(orgB)).To(HaveLen(1), "created in the new one")
+		h.g.Expect(h.posthog.References(orgB)[0].ID).To(Equal(h.get("mover").Status.ID))
+	})
+}
+
+func TestAMoveToAnotherHostIsBlockedUntilOrphanedAndLeavesNothingSilently(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	other := inmemory.New()
+	otherServer := httptest.NewServer(other)
+	t.Cleanup(otherServer.Close)
+	t.Cleanup(other.Close)
+	orgB := other.AddOrganization("B")
+	other.AddRoleWithID(orgB, h.role("Engineering"), "Engineering")
+	other.AddAPIKey(inmemory.APIKey{Key: h.seeded.APIKey, Email: "admin@example.com", Admin: true,
+		MemberOf: []string{orgB}, Scopes: []string{inmemory.ScopeOrganizationWrite}})
+	h.connect()
+	h.create(h.reference("far"))
+	before := h.eventuallyReady("far", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+	h.moveConnection(otherServer.URL, orgB)
+	blocked := h.eventuallyReady("far", metav1.ConditionFalse, iamv1alpha1.ReasonMoveBlocked)
+	h.g.Expect(readyOf(blocked).Message).To(ContainSubstring(h.seeded.OrganizationID))
+	h.g.Expect(readyOf(blocked).Message).To(ContainSubstring("deletionPolicy: Orphan"))
+	h.g.Expect(blocked.Status.ID).To(Equal(before.Status.ID))
+	h.g.Expect(other.References(orgB)).To(BeEmpty(), "nothing is created while the old reference is in doubt")
+	h.g.Expect(kstatusOf(h.g, blocked)).To(Equal(status.FailedStatus))
+
+	h.update("far", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.DeletionPolicy = iamv1alpha1.DeletionPolicyOrphan })
+	after := h.eventuallyReady("far", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	h.g.Expect(after.Status.OrganizationID).To(Equal(orgB))
+	h.g.Expect(other.References(orgB)).To(HaveLen(1))
+	h.g.Expect(h.remote()).To(HaveLen(1), "left behind in the old organization, as deletionPolicy: Orphan asked")
+	h.g.Expect(h.eventReasons("far")).To(ContainElement(controller.EventOrphaned))
 }

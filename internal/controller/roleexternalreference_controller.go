@@ -112,8 +112,9 @@ type referenceSync struct {
 	lastWritten *iamv1alpha1.RoleExternalReference
 	desired     posthog.ReferenceSpec
 	ext         External
-	// organizationID is the PostHog organization the connection points at.
-	organizationID string
+	// host and organizationID are where the connection points: where this
+	// reconcile observes and creates.
+	host, organizationID string
 }
 
 // reconcileMapping creates, adopts, replaces or checks the remote reference.
@@ -128,6 +129,9 @@ func (s *referenceSync) reconcileMapping(ctx context.Context) outcome {
 	}
 	if err := s.connect(ctx); err != nil {
 		return s.fail(err)
+	}
+	if moved, o := s.leaveOldLocation(ctx); moved {
+		return o
 	}
 	in, err := s.observe(ctx)
 	if err != nil {
@@ -294,7 +298,13 @@ func (s *referenceSync) reconcileDeletion(ctx context.Context) outcome {
 			}
 			continue // another object's: never deleted from under it
 		}
-		existed, err := deleteRemote(ctx, s.ext, id)
+		ext := s.ext
+		if id == ref.Status.ID {
+			if ext, err = s.ownedExternal(ctx); err != nil {
+				return s.failDeletion(err)
+			}
+		}
+		existed, err := deleteRemote(ctx, ext, id)
 		if err != nil {
 			return s.failDeletion(err)
 		}
@@ -373,11 +383,94 @@ func (s *referenceSync) settlePendingCreate(ctx context.Context) error {
 	return nil
 }
 
+// leaveOldLocation handles a connection that now points at another
+// organization or host than the one holding status.id: a move is a replace,
+// so the recorded reference is deleted there (or, with deletionPolicy
+// Orphan, left behind) before anything is created here. It reports whether
+// that ends this reconcile.
+func (s *referenceSync) leaveOldLocation(ctx context.Context) (bool, outcome) {
+	st := &s.ref.Status
+	if st.ID == "" {
+		return false, outcome{}
+	}
+	if st.OrganizationID == "" {
+		// Recorded before locations were: it lives where the connection points.
+		st.Host, st.OrganizationID = s.host, s.organizationID
+	}
+	if s.recordedHere() {
+		return false, outcome{}
+	}
+	if s.ref.Spec.DeletionPolicy == iamv1alpha1.DeletionPolicyOrphan {
+		s.event(corev1.EventTypeNormal, EventOrphaned, "Orphan",
+			"Left PostHog reference %s in organization %s (deletionPolicy: Orphan); the connection moved",
+			st.ID, st.OrganizationID)
+		s.disown()
+		return false, outcome{}
+	}
+	if _, err := s.deleteOwned(ctx); err != nil {
+		return true, s.fail(err)
+	}
+	return false, outcome{}
+}
+
+// recordedHere reports whether status.id lives where the connection points.
+func (s *referenceSync) recordedHere() bool {
+	st := s.ref.Status
+	return st.OrganizationID == "" || (strings.EqualFold(st.OrganizationID, s.organizationID) &&
+		normalizedHost(st.Host) == normalizedHost(s.host))
+}
+
+func normalizedHost(host string) string {
+	return strings.ToLower(strings.TrimSuffix(strings.TrimSpace(host), "/"))
+}
+
+// moveBlockedError says why the reference recorded in another organization
+// or host cannot be deleted there.
+type moveBlockedError struct{ message string }
+
+func (e *moveBlockedError) Error() string { return e.message }
+
+// ownedExternal is PostHog where status.id lives: where the connection
+// points, or, after a move, the old organization on the same host, reached
+// with the same key (a personal key reaches every organization of its
+// user).
+func (s *referenceSync) ownedExternal(ctx context.Context) (External, error) {
+	st := s.ref.Status
+	if s.recordedHere() {
+		return s.ext, nil
+	}
+	blocked := func(why string) error {
+		return &moveBlockedError{message: fmt.Sprintf("PostHog reference %s lives in organization %s on %s, "+
+			"where the connection no longer points, and cannot be deleted there: %s. Give the connection's key "+
+			"access to that organization again, or set spec.deletionPolicy: Orphan to leave it behind and go on",
+			st.ID, st.OrganizationID, st.Host, why)}
+	}
+	if normalizedHost(st.Host) != normalizedHost(s.host) {
+		return nil, blocked("the connection now points at another host, with another key")
+	}
+	api, err := s.reconciler.Connections.ForOrganization(ctx, s.ref.Namespace, s.ref.Spec.ConnectionRef.Name,
+		st.OrganizationID)
+	if err != nil {
+		return nil, blocked(err.Error())
+	}
+	return s.reconciler.NewExternal(st.Host, st.OrganizationID, api), nil
+}
+
 // deleteOwned deletes the reference in status.id and reports whether it
 // still existed; either way it is no longer this object's.
 func (s *referenceSync) deleteOwned(ctx context.Context) (existed bool, err error) {
 	id := s.ref.Status.ID
-	existed, err = deleteRemote(ctx, s.ext, id)
+	ext, err := s.ownedExternal(ctx)
+	if err != nil {
+		return false, err
+	}
+	existed, err = deleteRemote(ctx, ext, id)
+	if err != nil && !s.recordedHere() && classOf(err).reference.reason == iamv1alpha1.ReasonConnectionNotReady {
+		return false, &moveBlockedError{message: fmt.Sprintf("PostHog reference %s lives in organization %s, "+
+			"where the connection no longer points, and PostHog refuses to delete it there (%s). Give the "+
+			"connection's key access to that organization again, or set spec.deletionPolicy: Orphan to leave "+
+			"it behind and go on", id, s.ref.Status.OrganizationID, err)}
+	}
 	if err != nil {
 		return false, err
 	}
@@ -401,6 +494,7 @@ func deleteRemote(ctx context.Context, ext External, id string) (existed bool, e
 // createdAt) and tells how, in an event.
 func (s *referenceSync) own(remote posthog.Reference, reason, message string) {
 	s.ref.Status.ID = remote.ID
+	s.ref.Status.Host, s.ref.Status.OrganizationID = s.host, s.organizationID
 	createdAt := metav1.NewTime(remote.CreatedAt)
 	s.ref.Status.CreatedAt = &createdAt
 	s.event(corev1.EventTypeNormal, reason, reason, message, remote.ID)
@@ -410,6 +504,7 @@ func (s *referenceSync) own(remote posthog.Reference, reason, message string) {
 func (s *referenceSync) disown() {
 	s.ref.Status.ID = ""
 	s.ref.Status.CreatedAt = nil
+	s.ref.Status.Host, s.ref.Status.OrganizationID = "", ""
 }
 
 // record sets the outcome's conditions and writes status if it changed.
@@ -473,7 +568,7 @@ func (s *referenceSync) connectForDeletion(ctx context.Context) error {
 		return err
 	}
 	s.ext = s.reconciler.NewExternal(host, organizationID, api)
-	s.organizationID = organizationID
+	s.host, s.organizationID = host, organizationID
 	return nil
 }
 
@@ -517,7 +612,7 @@ func (s *referenceSync) connect(ctx context.Context) error {
 		return err
 	}
 	s.ext = s.reconciler.NewExternal(conn.Spec.Host, conn.Spec.OrganizationID, api)
-	s.organizationID = conn.Spec.OrganizationID
+	s.host, s.organizationID = conn.Spec.Host, conn.Spec.OrganizationID
 	if requested := reconcileRequest(s.ref); requested != "" && requested != s.ref.Status.LastHandledReconcileAt {
 		s.ext = freshObservation{External: s.ext, lookup: lookupExternal{api: api}}
 		s.ref.Status.LastHandledReconcileAt = requested

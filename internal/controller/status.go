@@ -80,6 +80,7 @@ var stallingReasons = map[string]bool{
 	iamv1alpha1.ReasonUnauthorized:         true,
 	iamv1alpha1.ReasonForbidden:            true,
 	iamv1alpha1.ReasonOrganizationNotFound: true,
+	iamv1alpha1.ReasonMoveBlocked:          true,
 }
 
 // passingReasons are PostHog having a bad moment (5xx, 429, a timeout):

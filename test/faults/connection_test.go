@@ -36,8 +36,9 @@ const orphanHint = "set spec.deletionPolicy: Orphan"
 // the wrong data key, then with a wrong API key, then fixed; later the
 // PostHogConnection itself is deleted while references exist and recreated.
 // Meanwhile references are created, edited and deleted. Each outage shows
-// on the connection and on every reference (ConnectionNotReady; a deletion
-// says how to release the object); each fix converges.
+// on the connection and on every reference (ConnectionNotReady); a deletion
+// finishes with the key last read while the Secret is gone, and says how to
+// release the object while PostHog refuses the key; each fix converges.
 func TestSecretAndConnectionOutagesRecover(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
@@ -53,12 +54,17 @@ func TestSecretAndConnectionOutagesRecover(t *testing.T) {
 	w.noteFaults(1)
 	w.connectionSays(metav1.ConditionFalse, iamv1alpha1.ReasonSecretNotFound, "not found")
 	w.allNotReady()
-	// Work that must wait: a new reference, and a deletion that cannot
-	// reach PostHog (it says how to release the object).
+	// A new reference must wait; a deletion does not: the key this manager
+	// last read for the connection, held in memory only, still deletes it.
 	w.must(wl.create(2))
-	victim := w.deleteSome(wl, 1)[0]
-	ref := w.refReady(victim, metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)
-	w.expectMessage(readyText(ref), orphanHint)
+	gone := w.deleteSome(wl, 1)[0]
+	w.eventually(gone+" is deleted without its Secret", defaultPatience, func() error {
+		err := suite.k8s.Get(w.ctx, w.key(gone), &iamv1alpha1.RoleExternalReference{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return fmt.Errorf("%s is still there (%v)", gone, err)
+	})
 
 	// Recreated, with the API key under the wrong data key.
 	w.createSecret("token", w.seeded.APIKey)
@@ -71,6 +77,10 @@ func TestSecretAndConnectionOutagesRecover(t *testing.T) {
 	w.noteFaults(1)
 	w.connectionReady(metav1.ConditionFalse, iamv1alpha1.ReasonUnauthorized)
 	w.allNotReady()
+	// A deletion PostHog refuses says how to release the object.
+	victim := w.deleteSome(wl, 1)[0]
+	ref := w.refReady(victim, metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)
+	w.expectMessage(readyText(ref), orphanHint)
 	w.must(wl.step())
 
 	// Fixed: everything converges, the deletion included.
