@@ -153,7 +153,9 @@ func (r *PostHogConnectionReconciler) forgetWhenUnused(ctx context.Context, key 
 
 // stillNeeded reports whether a reference using conn may still need it to
 // delete its PostHog reference.
-func (r *PostHogConnectionReconciler) stillNeeded(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (bool, error) {
+func (r *PostHogConnectionReconciler) stillNeeded(
+	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
+) (bool, error) {
 	var refs iamv1alpha1.RoleExternalReferenceList
 	if err := r.List(ctx, &refs, client.InNamespace(conn.Namespace),
 		client.MatchingFields{indexReferenceConnection: conn.Name}); err != nil {
@@ -196,7 +198,8 @@ func (r *PostHogConnectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // connection is being deleted or gone: its release, and forgetting its
 // client, wait for the references.
 func (r *PostHogConnectionReconciler) connectionInDeletion(ctx context.Context, ref client.Object) []reconcile.Request {
-	key := client.ObjectKey{Namespace: ref.GetNamespace(), Name: ref.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name}
+	name := ref.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name
+	key := client.ObjectKey{Namespace: ref.GetNamespace(), Name: name}
 	conn := &iamv1alpha1.PostHogConnection{}
 	err := r.Get(ctx, key, conn)
 	if err == nil && conn.DeletionTimestamp.IsZero() || err != nil && !apierrors.IsNotFound(err) {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -287,33 +288,46 @@ func (s *referenceSync) reconcileDeletion(ctx context.Context) outcome {
 	if err := s.settlePendingCreate(ctx); err != nil {
 		return s.failDeletion(err)
 	}
-	obs, err := s.ext.Observe(ctx, s.desired, ref.Status.ID)
-	if err != nil {
+	if err := s.deleteRemoteReferences(ctx); err != nil {
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return kubernetesError(err)
+		}
 		return s.failDeletion(err)
 	}
-	for _, id := range deletionTargets(s.desired, ref.Status.ID, obs) {
+	s.disown()
+	return s.release(ctx)
+}
+
+// deleteRemoteReferences deletes what this object holds in PostHog: the
+// recorded reference where it lives, and one equal to the spec that a lost
+// create left unrecorded; never one another object owns.
+func (s *referenceSync) deleteRemoteReferences(ctx context.Context) error {
+	obs, err := s.ext.Observe(ctx, s.desired, s.ref.Status.ID)
+	if err != nil {
+		return err
+	}
+	for _, id := range deletionTargets(s.desired, s.ref.Status.ID, obs) {
 		if owned, err := s.ownedByAnother(ctx, id); owned || err != nil {
 			if err != nil {
-				return kubernetesError(err)
+				return err
 			}
 			continue // another object's: never deleted from under it
 		}
 		ext := s.ext
-		if id == ref.Status.ID {
+		if id == s.ref.Status.ID {
 			if ext, err = s.ownedExternal(ctx); err != nil {
-				return s.failDeletion(err)
+				return err
 			}
 		}
 		existed, err := deleteRemote(ctx, ext, id)
 		if err != nil {
-			return s.failDeletion(err)
+			return err
 		}
 		if existed {
 			s.event(corev1.EventTypeNormal, EventDeleted, "Delete", "Deleted PostHog reference %s", id)
 		}
 	}
-	s.disown()
-	return s.release(ctx)
+	return nil
 }
 
 // failDeletion is fail for an object in deletion: the message also says how

@@ -30,8 +30,8 @@ const gitopsDoc = "../../docs/gitops.md"
 func yamlBlocks(markdown string) []string {
 	var blocks []string
 	for _, part := range strings.Split(markdown, "```yaml\n")[1:] {
-		if end := strings.Index(part, "```"); end >= 0 {
-			blocks = append(blocks, part[:end])
+		if block, _, found := strings.Cut(part, "```"); found {
+			blocks = append(blocks, block)
 		}
 	}
 	return blocks

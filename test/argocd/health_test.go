@@ -247,7 +247,7 @@ func runCases(t *testing.T, cases []healthCase) {
 }
 
 func TestEveryStalledReasonIsDegradedAndEveryWaitIsProgressing(t *testing.T) {
-	var cases []healthCase
+	cases := make([]healthCase, 0, len(stalledReasons)+2*len(waitingReasons)+len(transientReasons)+1)
 	for _, reason := range stalledReasons {
 		cases = append(cases, healthCase{
 			name: "stalled with reason " + reason + " is Degraded with the Stalled message",
@@ -290,7 +290,7 @@ func TestPauseWinsOverEveryOtherState(t *testing.T) {
 	for _, reason := range waitingReasons {
 		states["waiting with "+reason] = waiting(reason, "True")
 	}
-	var cases []healthCase
+	cases := make([]healthCase, 0, 2*len(states))
 	for _, name := range slices.Sorted(maps.Keys(states)) {
 		conditions := states[name]
 		// The annotation alone: the operator has not seen it yet.
@@ -328,7 +328,7 @@ func TestReadyCountsOnlyForTheGenerationItObserved(t *testing.T) {
 		"float64":     func(n int64) any { return float64(n) },
 		"json.Number": func(n int64) any { return json.Number(fmt.Sprint(n)) },
 	}
-	var cases []healthCase
+	cases := make([]healthCase, 0, 3*len(numbers))
 	for _, numberType := range []string{"int64", "float64", "json.Number"} {
 		number := numbers[numberType]
 		at := func(generation, observed int64) map[string]any {

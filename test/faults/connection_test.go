@@ -63,7 +63,7 @@ func TestSecretAndConnectionOutagesRecover(t *testing.T) {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}
-		return fmt.Errorf("%s is still there (%v)", gone, err)
+		return fmt.Errorf("%s is still there (%w)", gone, err)
 	})
 
 	// Recreated, with the API key under the wrong data key.
