@@ -48,9 +48,9 @@ func TestDemo(t *testing.T) {
 
 	// Lines the demo must show, in this order.
 	expect := []struct{ what, pattern string }{
-		{"the connection Ready", `(?m)^posthog\s+http://127\.0\.0\.1:\d+\s+` + uuid + `\s+True\s+Available\s`},
+		{"the connection Ready", `(?m)^posthog\s+http://127\.0\.0\.1:\d+\s+` + uuid + `\s+True\s+True\s+Available\s`},
 		{"a Ready reference with its PostHog id", `(?m)^github-frontend\s+github\s+Frontend team\s+` + uuid + `\s+` +
-			uuid + `\s+True\s+Available\s`},
+			uuid + `\s+True\s+True\s+Available\s`},
 		{"what PostHog holds", `(?m)^` + uuid + `\s+github\s+posthog\s+Frontend team \(12345\)\s+Engineering`},
 		{"every status.id in PostHog", `every RoleExternalReference's status\.id is a reference in PostHog \(3 of 3\)`},
 		{"the Created event", `(?m)^\s+Normal\s+Created\s+\S+\s+posthog-operator\s+Created PostHog reference ` + uuid},
