@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -223,6 +224,75 @@ func TestContractListAllWalksEveryPage(t *testing.T) {
 	}
 }
 
+func TestContractListRolesWalksEveryPageOfTheOrganizationsRoles(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	want := map[string]string{} // id → name
+	for name, id := range env.seeded.Roles {
+		want[id] = name
+	}
+	for i := range posthog.DefaultPageSize {
+		name := fmt.Sprintf("Team %03d", i)
+		want[env.ph.AddRole(env.seeded.OrganizationID, name)] = name
+	}
+	other := env.ph.AddOrganization("Other")
+	env.ph.AddRole(other, "Not ours")
+
+	// A member's read key is enough: the roles are read like the references.
+	member := env.ph.AddAPIKey(inmemory.APIKey{MemberOf: []string{env.seeded.OrganizationID},
+		Scopes: []string{inmemory.ScopeOrganizationRead}})
+	roles, err := env.client(t, func(c *posthog.Config) { c.APIKey = member }).ListRoles(context.Background())
+	if err != nil {
+		t.Fatalf("ListRoles: %v", err)
+	}
+	got := map[string]string{}
+	for _, role := range roles {
+		if role.CreatedAt.IsZero() {
+			t.Errorf("role %+v has no creation time", role)
+		}
+		got[role.ID] = role.Name
+	}
+	if len(roles) != len(want) || !maps.Equal(got, want) {
+		t.Errorf("ListRoles = %d roles, want the organization's %d", len(roles), len(want))
+	}
+	if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointRoles); n != 2 {
+		t.Errorf("%d roles pages fetched, want 2", n)
+	}
+}
+
+func TestContractListRolesSeesRenamesAndDeletions(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	org, roles := env.seeded.OrganizationID, env.seeded.Roles
+	ref := env.put(t, env.spec("1", ""))
+	if err := env.ph.RenameRole(org, roles["Support"], "Customer success"); err != nil {
+		t.Fatal(err)
+	}
+	if cascaded, ok := env.ph.DeleteRole(org, roles["Engineering"]); !ok || len(cascaded) != 1 || cascaded[0] != ref.ID {
+		t.Fatalf("DeleteRole = %v, %v; want the reference %s deleted with the role", cascaded, ok, ref.ID)
+	}
+	c := env.client(t)
+	got, err := c.ListRoles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, role := range got {
+		names[role.ID] = role.Name
+	}
+	want := map[string]string{roles["Support"]: "Customer success", roles["Admins"]: "Admins"}
+	if !maps.Equal(names, want) {
+		t.Errorf("roles %v, want %v", names, want)
+	}
+	if refs, err := c.ListAll(context.Background(), posthog.ListOptions{}); err != nil || len(refs) != 0 {
+		t.Errorf("ListAll = %+v, %v; want the reference gone with its role", refs, err)
+	}
+	_, err = c.Create(context.Background(), env.spec("1", ""))
+	if e := requireError(t, err, posthog.KindValidation); e.Attr != "role" {
+		t.Errorf("re-creating a reference to the deleted role: %v, want a validation error on role", err)
+	}
+}
+
 // methodRewriter sends every request with another method, to reach the
 // server's 405 that the client's own methods never get.
 type methodRewriter struct{ method string }
@@ -247,6 +317,10 @@ func TestContractEveryErrorClass(t *testing.T) {
 	}
 	deleteUnknown := func(ctx context.Context, c *posthog.Client) error {
 		return c.Delete(ctx, "00000000-0000-4000-8000-000000000000")
+	}
+	roles := func(ctx context.Context, c *posthog.Client) error {
+		_, err := c.ListRoles(ctx)
+		return err
 	}
 	tests := []struct {
 		name     string
@@ -308,6 +382,27 @@ func TestContractEveryErrorClass(t *testing.T) {
 			name:     "an organization the key's owner is not in is not found",
 			setup:    func(e *contractEnv, c *posthog.Config) { c.OrganizationID = e.ph.AddOrganization("Other") },
 			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return list },
+			wantKind: posthog.KindNotFound,
+		},
+		{
+			name:     "the roles of an unknown key are unauthenticated",
+			setup:    func(_ *contractEnv, c *posthog.Config) { c.APIKey = "phx_not_a_key_the_server_knows" },
+			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return roles },
+			wantKind: posthog.KindUnauthenticated,
+		},
+		{
+			name: "the roles need the organization:read scope",
+			setup: func(e *contractEnv, c *posthog.Config) {
+				c.APIKey = e.ph.AddAPIKey(inmemory.APIKey{MemberOf: []string{e.seeded.OrganizationID}, Admin: true,
+					Scopes: []string{"project:read"}})
+			},
+			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return roles },
+			wantKind: posthog.KindForbidden,
+		},
+		{
+			name:     "the roles of an organization the key's owner is not in are not found",
+			setup:    func(e *contractEnv, c *posthog.Config) { c.OrganizationID = e.ph.AddOrganization("Other") },
+			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return roles },
 			wantKind: posthog.KindNotFound,
 		},
 		{

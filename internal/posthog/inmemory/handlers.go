@@ -29,12 +29,12 @@ const (
 	paramProvRole = fieldProviderRoleID
 )
 
-// listPage is the body of the list endpoint.
-type listPage struct {
-	Count    int             `json:"count"`
-	Next     *string         `json:"next"`
-	Previous *string         `json:"previous"`
-	Results  []wireReference `json:"results"`
+// listPage is the body of a paginated list: the references or the roles.
+type listPage[T any] struct {
+	Count    int     `json:"count"`
+	Next     *string `json:"next"`
+	Previous *string `json:"previous"`
+	Results  []T     `json:"results"`
 }
 
 // lookupResult is the body of the lookup endpoint.
@@ -48,13 +48,17 @@ func list(r *http.Request, o *organization) reply {
 	if apiErr != nil {
 		return errorReply(apiErr)
 	}
-	matching := o.sorted(keep)
-	limit, offset := pageWindow(q)
-	page := listPage{Count: len(matching)}
+	return reply{status: http.StatusOK, body: paginate(r, wireAll(o.sorted(keep)))}
+}
+
+// paginate cuts the page that the request's limit and offset ask for out of
+// every matching item, with the count of all of them and absolute links.
+func paginate[T any](r *http.Request, matching []T) listPage[T] {
+	limit, offset := pageWindow(r.URL.Query())
 	start, end := min(offset, len(matching)), min(offset+limit, len(matching))
-	page.Results = wireAll(matching[start:end])
+	page := listPage[T]{Count: len(matching), Results: matching[start:end]}
 	page.Next, page.Previous = pageLinks(r, len(matching), limit, offset)
-	return reply{status: http.StatusOK, body: page}
+	return page
 }
 
 // listFilter builds the undocumented filters: provider exactly, provider

@@ -1,14 +1,16 @@
 // Package inmemory is a faithful in-memory PostHog for tests and demos. Server
 // is a real http.Handler that serves the organization-level role external
-// references API (list, create, delete, lookup) the way PostHog does: the same
-// paths, fields, validation messages, unique constraints with their case
-// rules, lookup's slug-OR-id matching, error bodies, scopes, admin-only
-// writes, cross-organization 404s and per-key rate limits.
+// references API (list, create, delete, lookup) and the organization's roles
+// list the way PostHog does: the same paths, fields, validation messages,
+// unique constraints with their case rules, lookup's slug-OR-id matching,
+// error bodies, scopes, admin-only writes, cross-organization 404s and
+// per-key rate limits.
 //
 // Tests seed it (AddOrganization, AddRole, AddAPIKey, Seed), change it behind
-// the client's back (PutReference, DeleteReference), inspect it (References,
-// Requests, CountRequests) and make it misbehave (AddFault, SetLatency,
-// SetErrorRate). Every exported method is safe for concurrent use.
+// the client's back (PutReference, DeleteReference, RenameRole, DeleteRole),
+// inspect it (References, Roles, Requests, CountRequests) and make it
+// misbehave (AddFault, SetLatency, SetErrorRate). Every exported method is
+// safe for concurrent use.
 //
 // Serve it with httptest.NewServer(srv), and call srv.Close before the test
 // server's Close so that requests held by a Hang fault are released.
@@ -212,6 +214,8 @@ func (s *Server) dispatch(r *http.Request, rt route, body []byte) reply {
 		return deleteReference(c.org, rt.refID)
 	case EndpointLookup:
 		return lookup(r.URL.Query(), c.org)
+	case EndpointRoles:
+		return listRoles(r, c.org)
 	}
 	return errorReply(methodNotAllowed(r.Method))
 }
