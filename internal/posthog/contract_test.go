@@ -293,6 +293,54 @@ func TestContractListRolesSeesRenamesAndDeletions(t *testing.T) {
 	}
 }
 
+// An organization out of reach answers every call with an error whose
+// detail tells it apart from an unknown reference ("Not found."): the
+// client keeps PostHog's status and detail for the caller to judge.
+func TestContractAnOrganizationOutOfReachIsToldApartFromAnUnknownReference(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		opts       []inmemory.Option
+		cutOff     func(*contractEnv)
+		wantKind   posthog.Kind
+		wantStatus int
+		wantDetail string
+	}{
+		{"a removed member", nil,
+			func(e *contractEnv) { e.ph.RemoveMember(e.seeded.OrganizationID, e.seeded.Email) },
+			posthog.KindNotFound, http.StatusNotFound, "Organization not found."},
+		{"a removed member where PostHog answers 403", []inmemory.Option{inmemory.WithNonMemberAnswer(inmemory.NonMemberForbidden)},
+			func(e *contractEnv) { e.ph.RemoveMember(e.seeded.OrganizationID, e.seeded.Email) },
+			posthog.KindForbidden, http.StatusForbidden, "You don't belong to the organization."},
+		{"a deleted organization", nil,
+			func(e *contractEnv) { e.ph.DeleteOrganization(e.seeded.OrganizationID) },
+			posthog.KindNotFound, http.StatusNotFound, "Organization not found."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newContractEnv(t, tt.opts...)
+			ref := env.put(t, env.spec("1", ""))
+			c := env.client(t)
+			tt.cutOff(env)
+			ctx := context.Background()
+			calls := map[string]func() error{
+				"delete": func() error { return c.Delete(ctx, ref.ID) },
+				"list":   func() error { _, err := c.ListAll(ctx, posthog.ListOptions{}); return err },
+				"lookup": func() error { _, err := c.Lookup(ctx, env.spec("1", "").Query()); return err },
+				"create": func() error { _, err := c.Create(ctx, env.spec("2", "")); return err },
+				"roles":  func() error { _, err := c.ListRoles(ctx); return err },
+			}
+			for name, call := range calls {
+				e := requireError(t, call(), tt.wantKind)
+				if e.StatusCode != tt.wantStatus || e.Detail != tt.wantDetail {
+					t.Errorf("%s: %d %q, want %d %q", name, e.StatusCode, e.Detail, tt.wantStatus, tt.wantDetail)
+				}
+			}
+		})
+	}
+}
+
 // methodRewriter sends every request with another method, to reach the
 // server's 405 that the client's own methods never get.
 type methodRewriter struct{ method string }

@@ -19,6 +19,8 @@ type Seeded struct {
 	Roles map[string]string
 	// APIKey is an organization admin's key with the organization:write scope.
 	APIKey string
+	// Email is the key owner's, for RemoveMember and AddMember.
+	Email string
 }
 
 // NewSeeded returns a server that Seed has filled, with a random key.
@@ -41,9 +43,10 @@ func (s *Server) SeedWithIDs(apiKey, orgID string, roleIDs map[string]string) Se
 	for _, name := range SeedRoleNames {
 		seeded.Roles[name] = s.AddRoleWithID(seeded.OrganizationID, roleIDs[name], name)
 	}
+	seeded.Email = "admin@example.com"
 	seeded.APIKey = s.AddAPIKey(APIKey{
 		Key:      apiKey,
-		Email:    "admin@example.com",
+		Email:    seeded.Email,
 		Admin:    true,
 		MemberOf: []string{seeded.OrganizationID},
 		Scopes:   []string{ScopeOrganizationWrite},

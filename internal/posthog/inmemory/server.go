@@ -56,6 +56,7 @@ type Server struct {
 	latencyMin time.Duration
 	latencyMax time.Duration
 	errorRate  float64
+	nonMember  NonMemberAnswer
 
 	closeOnce sync.Once
 	closed    chan struct{}
