@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -338,6 +339,40 @@ func TestContractAnOrganizationOutOfReachIsToldApartFromAnUnknownReference(t *te
 				}
 			}
 		})
+	}
+}
+
+// A walk that misses a reference cannot tell: ListAll returns the others
+// without an error, and the next walk finds it again.
+func TestContractListAllCannotTellItMissedAReference(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	var missed posthog.Reference
+	for i := range 7 {
+		ref := env.put(t, env.spec(fmt.Sprintf("role-%d", i), ""))
+		if i == 3 {
+			missed = ref
+		}
+	}
+	env.ph.MissFromNextList(missed.ID)
+	c := env.client(t)
+	ids := func() []string {
+		refs, err := c.ListAll(context.Background(), posthog.ListOptions{Limit: 2})
+		if err != nil {
+			t.Fatalf("ListAll: %v", err)
+		}
+		out := make([]string, 0, len(refs))
+		for _, ref := range refs {
+			out = append(out, ref.ID)
+		}
+		return out
+	}
+	if first := ids(); len(first) != 6 || slices.Contains(first, missed.ID) {
+		t.Errorf("the first walk found %d references (the missed one: %v), want the 6 others",
+			len(first), slices.Contains(first, missed.ID))
+	}
+	if second := ids(); len(second) != 7 || !slices.Contains(second, missed.ID) {
+		t.Errorf("the second walk found %d references, want all 7", len(second))
 	}
 }
 

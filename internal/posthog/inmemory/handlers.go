@@ -3,6 +3,7 @@ package inmemory
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,13 +43,33 @@ type lookupResult struct {
 	Reference *wireReference `json:"reference"`
 }
 
-func list(r *http.Request, o *organization) reply {
+// list answers a list page. The references that a MissFromList action
+// (hide) or a MissFromNextList walk leave out are not there at all: the
+// count and the links are those of the list without them.
+func (s *Server) list(r *http.Request, o *organization, hide string) reply {
 	q := r.URL.Query()
 	keep, apiErr := listFilter(q)
 	if apiErr != nil {
 		return errorReply(apiErr)
 	}
-	return reply{status: http.StatusOK, body: paginate(r, wireAll(o.sorted(keep)))}
+	_, offset := pageWindow(q)
+	matching := o.sorted(keep)
+	missing := s.walkMissesOf(o, offset, matching)
+	if hide != "" {
+		missing = append(missing, hide)
+	}
+	shown := slices.DeleteFunc(slices.Clone(matching), func(rec *record) bool {
+		return slices.Contains(missing, rec.ref.ID)
+	})
+	page := paginate(r, wireAll(shown))
+	if page.Next == nil {
+		s.endWalks(o)
+	}
+	rp := reply{status: http.StatusOK, body: page}
+	if len(shown) < len(matching) {
+		rp.fault = FaultMissFromList
+	}
+	return rp
 }
 
 // paginate cuts the page that the request's limit and offset ask for out of

@@ -57,6 +57,7 @@ type Server struct {
 	latencyMax time.Duration
 	errorRate  float64
 	nonMember  NonMemberAnswer
+	walkMisses []*walkMiss
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -185,15 +186,25 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// respond records the status and writes the reply.
+// respond records the status (and the fault the reply names) and writes
+// the reply.
 func (s *Server) respond(w http.ResponseWriter, entry *Request, rp reply) {
 	s.setStatus(entry, rp.status)
+	if rp.fault != "" {
+		s.setFault(entry, rp.fault)
+	}
 	rp.write(w)
 }
 
 // dispatch is PostHog proper: authentication and permissions, then the
 // throttle (in that order, as Django REST framework does), then the view.
 func (s *Server) dispatch(r *http.Request, rt route, body []byte) reply {
+	return s.dispatchHiding(r, rt, body, "")
+}
+
+// dispatchHiding is dispatch with a list that leaves out the reference
+// with the id hide (none when empty).
+func (s *Server) dispatchHiding(r *http.Request, rt route, body []byte, hide string) reply {
 	if !rt.known {
 		return errorReply(notFound(detailNotFound))
 	}
@@ -208,7 +219,7 @@ func (s *Server) dispatch(r *http.Request, rt route, body []byte) reply {
 	}
 	switch rt.endpoint {
 	case EndpointList:
-		return list(r, c.org)
+		return s.list(r, c.org, hide)
 	case EndpointCreate:
 		return s.create(c, body)
 	case EndpointDelete:
