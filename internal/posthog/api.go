@@ -30,6 +30,10 @@ type API interface {
 	// Delete deletes the reference with the given id. A 404 is returned as an
 	// *Error of KindNotFound; callers deleting treat it as done.
 	Delete(ctx context.Context, id string) error
+
+	// ListRoles walks every page of the organization's roles (PostHog's
+	// GET /api/organizations/:org/roles/), following `next` like ListAll.
+	ListRoles(ctx context.Context) ([]Role, error)
 }
 
 // ListOptions are the list endpoint's query parameters. Zero values are

@@ -51,6 +51,7 @@ var (
 	errBodyTooLarge    = errors.New("response body exceeds the size limit")
 	errMissingRefField = errors.New(`response has no "reference" field`)
 	errReferenceNoID   = errors.New("reference in response has no id")
+	errRoleNoID        = errors.New("role in response has no id")
 	errDeleteBody      = errors.New("a delete was answered with a body; PostHog answers 204 with none")
 )
 
@@ -92,8 +93,8 @@ func (c Config) String() string {
 // GoString hides the API key from %#v too.
 func (c Config) GoString() string { return c.String() }
 
-// Client talks to one PostHog organization's role external references with
-// one API key. It is safe for concurrent use.
+// Client talks to one PostHog organization's role external references, and
+// reads its roles, with one API key. It is safe for concurrent use.
 //
 // Every request is sent once (a call is one request; ListAll one per page,
 // stopping at the first that fails): a 5xx or a transport error is returned
@@ -101,8 +102,9 @@ func (c Config) GoString() string { return c.String() }
 // error, and the workqueue requeues the object with its per-object backoff),
 // so there is one retry layer and no worker sleeps beneath its backoff.
 type Client struct {
-	host           string // scheme://host, for String only
-	base           *url.URL
+	host           string   // scheme://host, for String only
+	base           *url.URL // the role external references collection
+	roles          *url.URL // the organization's roles collection
 	authorization  string
 	httpClient     *http.Client
 	limiter        *Limiter
@@ -117,10 +119,11 @@ var _ API = (*Client)(nil)
 
 // NewClient validates cfg and returns a client.
 func NewClient(cfg Config) (*Client, error) {
-	base, err := baseURL(cfg.Host, cfg.OrganizationID)
+	org, err := organizationURL(cfg.Host, cfg.OrganizationID)
 	if err != nil {
 		return nil, err
 	}
+	base, roles := collectionURL(org, referencesSegment), collectionURL(org, rolesSegment)
 	if err := validateKey(cfg.APIKey); err != nil {
 		return nil, err
 	}
@@ -136,6 +139,7 @@ func NewClient(cfg Config) (*Client, error) {
 	return &Client{
 		host:           base.Scheme + "://" + base.Host,
 		base:           base,
+		roles:          roles,
 		authorization:  "Bearer " + cfg.APIKey,
 		httpClient:     httpClient,
 		limiter:        limiter,
@@ -169,9 +173,15 @@ func positiveOr[T time.Duration | int64](v, fallback T) T {
 	return fallback
 }
 
-// baseURL is {host}/api/organizations/{org}/role_external_references/. A
-// host with a path (a self-hosted PostHog under a prefix) keeps it.
-func baseURL(host, org string) (*url.URL, error) {
+// The collections under {host}/api/organizations/{org}/.
+const (
+	referencesSegment = "role_external_references"
+	rolesSegment      = "roles"
+)
+
+// organizationURL is {host}/api/organizations/{org}/. A host with a path (a
+// self-hosted PostHog under a prefix) keeps it.
+func organizationURL(host, org string) (*url.URL, error) {
 	u, err := url.Parse(strings.TrimSpace(host))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 		return nil, errHostInvalid
@@ -183,9 +193,17 @@ func baseURL(host, org string) (*url.URL, error) {
 	if err != nil || strings.ContainsAny(org, "{}:") {
 		return nil, errOrgInvalid
 	}
-	u.Path = strings.TrimRight(u.Path, "/") + "/api/organizations/" + id.String() + "/role_external_references/"
+	u.Path = strings.TrimRight(u.Path, "/") + "/api/organizations/" + id.String() + "/"
 	u.RawPath = ""
 	return u, nil
+}
+
+// collectionURL is the organization's collection of that name, with the
+// trailing slash PostHog's routes carry.
+func collectionURL(org *url.URL, segment string) *url.URL {
+	u := *org
+	u.Path += segment + "/"
+	return &u
 }
 
 func validateKey(key string) error {
@@ -245,6 +263,7 @@ var (
 	routeLookup = route{method: http.MethodGet, name: "lookup"}
 	routeCreate = route{method: http.MethodPost, name: "create"}
 	routeDelete = route{method: http.MethodDelete, name: "delete"}
+	routeRoles  = route{method: http.MethodGet, name: "roles"}
 )
 
 // call is one API call: a route, the URL to send it to and a JSON body.
@@ -339,39 +358,95 @@ func (c *Client) ListAll(ctx context.Context, opts ListOptions) ([]Reference, er
 	if opts.Limit <= 0 {
 		opts.Limit = DefaultPageSize
 	}
-	var all []Reference
-	seen := map[string]bool{}
-	target := c.endpoint("", listQuery(opts))
-	for {
+	at := func(offset int) *url.URL {
+		o := opts
+		o.Offset = offset
+		return c.endpoint("", listQuery(o))
+	}
+	fetch := func(ctx context.Context, target *url.URL) (pageOf[Reference], error) {
 		page, err := c.listPage(ctx, target)
+		return pageOf[Reference]{Count: page.Count, Next: page.Next, Results: page.Results}, err
+	}
+	return walkPages(ctx, c, opts.Offset, at, fetch, func(ref Reference) string { return ref.ID })
+}
+
+// ListRoles implements API: every page of the organization's roles, walked
+// like ListAll (one request per page, through the key's limiter, following
+// `next` only on the configured host and path).
+func (c *Client) ListRoles(ctx context.Context) ([]Role, error) {
+	at := func(offset int) *url.URL {
+		query := url.Values{}
+		query.Set("limit", strconv.Itoa(DefaultPageSize))
+		if offset > 0 {
+			query.Set("offset", strconv.Itoa(offset))
+		}
+		u := *c.roles
+		u.RawQuery = query.Encode()
+		return &u
+	}
+	return walkPages(ctx, c, 0, at, c.rolesPage, func(role Role) string { return role.ID })
+}
+
+func (c *Client) rolesPage(ctx context.Context, target *url.URL) (pageOf[Role], error) {
+	resp, err := c.do(ctx, call{rt: routeRoles, target: target})
+	if err != nil {
+		return pageOf[Role]{}, err
+	}
+	page, err := decodeRolesPage(resp.body)
+	if err != nil {
+		return pageOf[Role]{}, decodeError(routeRoles, resp.status, err, c.scrub)
+	}
+	return page, nil
+}
+
+// pageOf is one page of a paginated collection, as far as walking it needs.
+type pageOf[T any] struct {
+	Count   int     `json:"count"`
+	Next    *string `json:"next"`
+	Results []T     `json:"results"`
+}
+
+// walkPages fetches the page at start, then follows `next` (see nextPage)
+// until a page says there is no more, comes back empty, or the offset
+// reaches the count. Items are de-duplicated by id. It stops at the first
+// error and then returns no items.
+func walkPages[T any](ctx context.Context, c *Client, start int, at func(offset int) *url.URL,
+	fetch func(context.Context, *url.URL) (pageOf[T], error), id func(T) string,
+) ([]T, error) {
+	var all []T
+	seen := map[string]bool{}
+	offset := start
+	target := at(offset)
+	for {
+		page, err := fetch(ctx, target)
 		if err != nil {
 			return nil, err
 		}
-		for _, ref := range page.Results {
-			if !seen[ref.ID] {
-				seen[ref.ID] = true
-				all = append(all, ref)
+		for _, item := range page.Results {
+			if key := id(item); !seen[key] {
+				seen[key] = true
+				all = append(all, item)
 			}
 		}
-		opts.Offset += len(page.Results)
-		if page.Next == nil || len(page.Results) == 0 || opts.Offset >= page.Count {
+		offset += len(page.Results)
+		if page.Next == nil || len(page.Results) == 0 || offset >= page.Count {
 			return all, nil
 		}
-		target = c.nextPage(*page.Next, opts)
+		target = c.nextPage(*page.Next, at(offset))
 	}
 }
 
-// nextPage follows PostHog's next link only when it points at this very
-// endpoint on the configured scheme and host: the API key is never sent
-// anywhere else. Otherwise (e.g. a proxy made PostHog print http:// links)
-// the next page is computed from the offset.
-func (c *Client) nextPage(next string, opts ListOptions) *url.URL {
+// nextPage follows PostHog's next link only when it points at the very
+// endpoint of fallback on the configured scheme and host: the API key is
+// never sent anywhere else. Otherwise (e.g. a proxy made PostHog print
+// http:// links) the next page is fallback, computed from the offset.
+func (c *Client) nextPage(next string, fallback *url.URL) *url.URL {
 	u, err := url.Parse(next)
 	if err == nil && u.Scheme == c.base.Scheme && strings.EqualFold(u.Host, c.base.Host) &&
-		u.User == nil && u.Path == c.base.Path && u.Fragment == "" {
+		u.User == nil && u.Path == fallback.Path && u.Fragment == "" {
 		return u
 	}
-	return c.endpoint("", listQuery(opts))
+	return fallback
 }
 
 // Create implements API.
@@ -569,6 +644,19 @@ func decodeReference(body []byte) (Reference, error) {
 		return Reference{}, errReferenceNoID
 	}
 	return ref, nil
+}
+
+func decodeRolesPage(body []byte) (pageOf[Role], error) {
+	var page pageOf[Role]
+	if err := json.Unmarshal(body, &page); err != nil {
+		return pageOf[Role]{}, err
+	}
+	for _, role := range page.Results {
+		if role.ID == "" {
+			return pageOf[Role]{}, errRoleNoID
+		}
+	}
+	return page, nil
 }
 
 func decodePage(body []byte) (Page, error) {

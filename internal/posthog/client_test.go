@@ -22,7 +22,8 @@ const (
 	testOrg = "0190a8d5-1c4e-7b8a-9e53-4b0f5c6d7e8f"
 	testRef = "497f6eca-6276-4993-bfeb-53cbbbba6f08"
 
-	basePath = "/api/organizations/" + testOrg + "/role_external_references/"
+	basePath  = "/api/organizations/" + testOrg + "/role_external_references/"
+	rolesPath = "/api/organizations/" + testOrg + "/roles/"
 
 	// docReference is the example object of the API documentation.
 	docReference = `{"id":"497f6eca-6276-4993-bfeb-53cbbbba6f08","provider":"github",` +
@@ -42,6 +43,13 @@ const (
 		`"detail":"Request was throttled. Expected available in 12 seconds.","attr":null}`
 	notFoundBody = `{"type":"invalid_request","code":"not_found","detail":"Not found.","attr":null}`
 	serverBody   = `{"type":"server_error","code":"error","detail":"A server error occurred.","attr":null}`
+
+	// docRole is a role as the roles list documents it, with fields the
+	// client does not keep.
+	docRole = `{"id":"543e2fa5-dae3-497f-aa96-e06da8fcb379","name":"Engineering",` +
+		`"created_at":"2024-05-06T07:08:09.123456Z","created_by":{"id":1,"email":"user@example.com"},` +
+		`"members":[{"id":"0190a8d5-0000-7000-8000-000000000009","user":{"email":"a@example.com"}}],` +
+		`"is_default":false,"brand_new_field":[1]}`
 )
 
 // seenRequest is what a canned server saw of one request.
@@ -316,6 +324,14 @@ func TestEachCallSendsTheDocumentedRequest(t *testing.T) {
 				`"provider_role_name":"Frontend team","role":"543e2fa5-dae3-497f-aa96-e06da8fcb379"}`,
 		},
 		{
+			name: "roles walks the organization's roles in large pages", status: 200, body: `{"count":0,"results":[]}`,
+			call: func(ctx context.Context, c *Client) error {
+				_, err := c.ListRoles(ctx)
+				return err
+			},
+			method: http.MethodGet, path: rolesPath, query: url.Values{"limit": {strconv.Itoa(DefaultPageSize)}},
+		},
+		{
 			name: "delete addresses the reference by id", status: 204,
 			call:   func(ctx context.Context, c *Client) error { return c.Delete(ctx, strings.ToUpper(testRef)) },
 			method: http.MethodDelete, path: basePath + testRef + "/", query: url.Values{},
@@ -421,6 +437,8 @@ func TestUndecodableSuccessfulResponsesAreDecodeErrors(t *testing.T) {
 		{name: "a page holding a reference without an id", body: `{"count":1,"results":[{"id":""}]}`, call: list},
 		{name: "a field of the wrong type", body: `{"reference":{"id":"x","created_by":"someone"}}`, call: lookup},
 		{name: "a body over the size limit", body: `{"count":0,"results":[]}` + strings.Repeat(" ", 2048), call: list},
+		{name: "a roles page holding a role without an id", body: `{"count":1,"results":[{"name":"x"}]}`, call: rolesCall},
+		{name: "a roles page that is not JSON", body: "<html>Sign in</html>", call: rolesCall},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -476,6 +494,10 @@ var (
 		return err
 	}
 	deleteCall = func(ctx context.Context, c *Client) error { return c.Delete(ctx, testRef) }
+	rolesCall  = func(ctx context.Context, c *Client) error {
+		_, err := c.ListRoles(ctx)
+		return err
+	}
 )
 
 // succeeded stands for "no error" where a test expects a Kind.
@@ -514,6 +536,9 @@ func TestErrorResponsesAreClassifiedAndEachCallIsOneRequest(t *testing.T) {
 		{"a 503 on a delete is returned at once", reply(503, ""), deleteCall, KindServer},
 		{"a 500 on a create is returned at once", reply(500, serverBody), createCall, KindServer},
 		{"a connection reset on a list is returned at once", hangUp, listCall, KindTransport},
+		{"a missing scope on the roles is forbidden", reply(403, `{"detail":"No."}`), rolesCall, KindForbidden},
+		{"a 500 on the roles is returned at once", reply(500, serverBody), rolesCall, KindServer},
+		{"a connection reset on the roles is returned at once", hangUp, rolesCall, KindTransport},
 		{"a lost delete response is returned at once", hangUp, deleteCall, KindTransport},
 		{"a lost create response is returned at once", hangUp, createCall, KindTransport},
 		{
@@ -932,4 +957,122 @@ func TestADeleteAnsweredWithABodyIsNotTakenForDone(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestListRolesDecodesTheDocumentedRole(t *testing.T) {
+	t.Parallel()
+	srv := newCannedServer(t, reply(200, `{"count":1,"next":null,"previous":null,"results":[`+docRole+`]}`))
+	roles, err := newTestClient(t, srv.URL).ListRoles(context.Background())
+	if err != nil {
+		t.Fatalf("ListRoles: %v", err)
+	}
+	want := Role{
+		ID: "543e2fa5-dae3-497f-aa96-e06da8fcb379", Name: "Engineering",
+		CreatedAt: time.Date(2024, 5, 6, 7, 8, 9, 123456000, time.UTC),
+	}
+	if len(roles) != 1 || roles[0].ID != want.ID || roles[0].Name != want.Name || !roles[0].CreatedAt.Equal(want.CreatedAt) {
+		t.Errorf("roles %+v, want [%+v]", roles, want)
+	}
+}
+
+// rolesServer serves n roles in pages of the limit asked for; nextLink
+// writes each page's next link (an empty link is null).
+func rolesServer(t *testing.T, n int, nextLink func(r *http.Request, offset int) string) *cannedServer {
+	return newCannedServer(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		if limit <= 0 {
+			limit = 100
+		}
+		end := min(offset+limit, n)
+		page := pageOf[Role]{Count: n, Results: []Role{}}
+		for i := min(offset, end); i < end; i++ {
+			page.Results = append(page.Results, Role{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: "role " + strconv.Itoa(i)})
+		}
+		if end < n {
+			if link := nextLink(r, end); link != "" {
+				page.Next = &link
+			}
+		}
+		_ = json.NewEncoder(w).Encode(page)
+	})
+}
+
+// ListRoles walks pages like ListAll, with the same rule for next links:
+// followed only when they point at the roles endpoint of the configured
+// scheme and host, else the next page is computed from the offset.
+func TestListRolesFollowsNextLinksOnlyToTheRolesEndpoint(t *testing.T) {
+	t.Parallel()
+	elsewhere := newCannedServer(t, reply(200, `{"count":0,"results":[]}`))
+	const total = 3*DefaultPageSize + 3
+	var srv *cannedServer
+	links := []func(r *http.Request, offset int) string{
+		func(_ *http.Request, offset int) string { // followed: the roles endpoint itself
+			return srv.URL + rolesPath + "?cursor=from-next-link&limit=" + strconv.Itoa(DefaultPageSize) +
+				"&offset=" + strconv.Itoa(offset)
+		},
+		func(_ *http.Request, offset int) string { // not followed: another endpoint of the organization
+			return srv.URL + basePath + "?offset=" + strconv.Itoa(offset)
+		},
+		func(_ *http.Request, offset int) string { // never followed: another host
+			return elsewhere.URL + rolesPath + "?offset=" + strconv.Itoa(offset)
+		},
+	}
+	srv = rolesServer(t, total, func(r *http.Request, offset int) string {
+		return links[(offset/DefaultPageSize-1)%len(links)](r, offset)
+	})
+
+	roles, err := newTestClient(t, srv.URL).ListRoles(context.Background())
+	if err != nil || len(roles) != total {
+		t.Fatalf("ListRoles = %d roles, %v; want %d", len(roles), err, total)
+	}
+	seen := srv.requests()
+	if len(seen) != 4 {
+		t.Fatalf("%d pages fetched, want 4", len(seen))
+	}
+	for i, req := range seen {
+		if req.Path != rolesPath || req.Query.Get("limit") != strconv.Itoa(DefaultPageSize) {
+			t.Errorf("page %d: %s?%s, want the roles endpoint with limit %d", i, req.Path, req.Query.Encode(), DefaultPageSize)
+		}
+		if want := strconv.Itoa(i * DefaultPageSize); i > 0 && req.Query.Get("offset") != want {
+			t.Errorf("page %d asked for offset %q, want %s", i, req.Query.Get("offset"), want)
+		}
+	}
+	if seen[1].Query.Get("cursor") != "from-next-link" {
+		t.Errorf("the second page %v did not follow the next link to the roles endpoint", seen[1].Query)
+	}
+	for _, req := range seen[2:] {
+		if req.Query.Get("cursor") != "" {
+			t.Errorf("page %v followed a link to another endpoint", req.Query)
+		}
+	}
+	if n := len(elsewhere.requests()); n != 0 {
+		t.Errorf("the other host received %d requests", n)
+	}
+}
+
+func TestListRolesStopsAtTheFirstErrorAndDropsDuplicates(t *testing.T) {
+	t.Parallel()
+	role := func(i int) Role {
+		return Role{ID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Name: strconv.Itoa(i)}
+	}
+	first := mustJSON(t, pageOf[Role]{Count: 4, Next: new("x"), Results: []Role{role(0), role(1)}})
+	again := mustJSON(t, pageOf[Role]{Count: 4, Results: []Role{role(1), role(2)}}) // role 1 shifted
+	t.Run("a failing page fails the walk", func(t *testing.T) {
+		t.Parallel()
+		srv := newCannedServer(t, inTurn(reply(200, first), reply(403, `{"detail":"No."}`)))
+		roles, err := newTestClient(t, srv.URL).ListRoles(context.Background())
+		requireKind(t, err, KindForbidden)
+		if roles != nil || len(srv.requests()) != 2 {
+			t.Errorf("ListRoles returned %d roles after %d requests, want none after 2", len(roles), len(srv.requests()))
+		}
+	})
+	t.Run("a role seen twice is kept once", func(t *testing.T) {
+		t.Parallel()
+		srv := newCannedServer(t, inTurn(reply(200, first), reply(200, again)))
+		roles, err := newTestClient(t, srv.URL).ListRoles(context.Background())
+		if err != nil || len(roles) != 3 {
+			t.Fatalf("ListRoles = %+v, %v; want 3 distinct roles", roles, err)
+		}
+	})
 }

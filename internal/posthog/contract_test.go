@@ -9,8 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -223,6 +225,157 @@ func TestContractListAllWalksEveryPage(t *testing.T) {
 	}
 }
 
+func TestContractListRolesWalksEveryPageOfTheOrganizationsRoles(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	want := map[string]string{} // id → name
+	for name, id := range env.seeded.Roles {
+		want[id] = name
+	}
+	for i := range posthog.DefaultPageSize {
+		name := fmt.Sprintf("Team %03d", i)
+		want[env.ph.AddRole(env.seeded.OrganizationID, name)] = name
+	}
+	other := env.ph.AddOrganization("Other")
+	env.ph.AddRole(other, "Not ours")
+
+	// A member's read key is enough: the roles are read like the references.
+	member := env.ph.AddAPIKey(inmemory.APIKey{MemberOf: []string{env.seeded.OrganizationID},
+		Scopes: []string{inmemory.ScopeOrganizationRead}})
+	roles, err := env.client(t, func(c *posthog.Config) { c.APIKey = member }).ListRoles(context.Background())
+	if err != nil {
+		t.Fatalf("ListRoles: %v", err)
+	}
+	got := map[string]string{}
+	for _, role := range roles {
+		if role.CreatedAt.IsZero() {
+			t.Errorf("role %+v has no creation time", role)
+		}
+		got[role.ID] = role.Name
+	}
+	if len(roles) != len(want) || !maps.Equal(got, want) {
+		t.Errorf("ListRoles = %d roles, want the organization's %d", len(roles), len(want))
+	}
+	if n := env.ph.CountRequests(http.MethodGet, inmemory.EndpointRoles); n != 2 {
+		t.Errorf("%d roles pages fetched, want 2", n)
+	}
+}
+
+func TestContractListRolesSeesRenamesAndDeletions(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	org, roles := env.seeded.OrganizationID, env.seeded.Roles
+	ref := env.put(t, env.spec("1", ""))
+	if err := env.ph.RenameRole(org, roles["Support"], "Customer success"); err != nil {
+		t.Fatal(err)
+	}
+	if cascaded, ok := env.ph.DeleteRole(org, roles["Engineering"]); !ok || len(cascaded) != 1 || cascaded[0] != ref.ID {
+		t.Fatalf("DeleteRole = %v, %v; want the reference %s deleted with the role", cascaded, ok, ref.ID)
+	}
+	c := env.client(t)
+	got, err := c.ListRoles(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, role := range got {
+		names[role.ID] = role.Name
+	}
+	want := map[string]string{roles["Support"]: "Customer success", roles["Admins"]: "Admins"}
+	if !maps.Equal(names, want) {
+		t.Errorf("roles %v, want %v", names, want)
+	}
+	if refs, err := c.ListAll(context.Background(), posthog.ListOptions{}); err != nil || len(refs) != 0 {
+		t.Errorf("ListAll = %+v, %v; want the reference gone with its role", refs, err)
+	}
+	_, err = c.Create(context.Background(), env.spec("1", ""))
+	if e := requireError(t, err, posthog.KindValidation); e.Attr != "role" {
+		t.Errorf("re-creating a reference to the deleted role: %v, want a validation error on role", err)
+	}
+}
+
+// An organization out of reach answers every call with an error whose
+// detail tells it apart from an unknown reference ("Not found."): the
+// client keeps PostHog's status and detail for the caller to judge.
+func TestContractAnOrganizationOutOfReachIsToldApartFromAnUnknownReference(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		opts       []inmemory.Option
+		cutOff     func(*contractEnv)
+		wantKind   posthog.Kind
+		wantStatus int
+		wantDetail string
+	}{
+		{"a removed member", nil,
+			func(e *contractEnv) { e.ph.RemoveMember(e.seeded.OrganizationID, e.seeded.Email) },
+			posthog.KindNotFound, http.StatusNotFound, "Organization not found."},
+		{"a removed member where PostHog answers 403", []inmemory.Option{inmemory.WithNonMemberAnswer(inmemory.NonMemberForbidden)},
+			func(e *contractEnv) { e.ph.RemoveMember(e.seeded.OrganizationID, e.seeded.Email) },
+			posthog.KindForbidden, http.StatusForbidden, "You don't belong to the organization."},
+		{"a deleted organization", nil,
+			func(e *contractEnv) { e.ph.DeleteOrganization(e.seeded.OrganizationID) },
+			posthog.KindNotFound, http.StatusNotFound, "Organization not found."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := newContractEnv(t, tt.opts...)
+			ref := env.put(t, env.spec("1", ""))
+			c := env.client(t)
+			tt.cutOff(env)
+			ctx := context.Background()
+			calls := map[string]func() error{
+				"delete": func() error { return c.Delete(ctx, ref.ID) },
+				"list":   func() error { _, err := c.ListAll(ctx, posthog.ListOptions{}); return err },
+				"lookup": func() error { _, err := c.Lookup(ctx, env.spec("1", "").Query()); return err },
+				"create": func() error { _, err := c.Create(ctx, env.spec("2", "")); return err },
+				"roles":  func() error { _, err := c.ListRoles(ctx); return err },
+			}
+			for name, call := range calls {
+				e := requireError(t, call(), tt.wantKind)
+				if e.StatusCode != tt.wantStatus || e.Detail != tt.wantDetail {
+					t.Errorf("%s: %d %q, want %d %q", name, e.StatusCode, e.Detail, tt.wantStatus, tt.wantDetail)
+				}
+			}
+		})
+	}
+}
+
+// A walk that misses a reference cannot tell: ListAll returns the others
+// without an error, and the next walk finds it again.
+func TestContractListAllCannotTellItMissedAReference(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	var missed posthog.Reference
+	for i := range 7 {
+		ref := env.put(t, env.spec(fmt.Sprintf("role-%d", i), ""))
+		if i == 3 {
+			missed = ref
+		}
+	}
+	env.ph.MissFromNextList(missed.ID)
+	c := env.client(t)
+	ids := func() []string {
+		refs, err := c.ListAll(context.Background(), posthog.ListOptions{Limit: 2})
+		if err != nil {
+			t.Fatalf("ListAll: %v", err)
+		}
+		out := make([]string, 0, len(refs))
+		for _, ref := range refs {
+			out = append(out, ref.ID)
+		}
+		return out
+	}
+	if first := ids(); len(first) != 6 || slices.Contains(first, missed.ID) {
+		t.Errorf("the first walk found %d references (the missed one: %v), want the 6 others",
+			len(first), slices.Contains(first, missed.ID))
+	}
+	if second := ids(); len(second) != 7 || !slices.Contains(second, missed.ID) {
+		t.Errorf("the second walk found %d references, want all 7", len(second))
+	}
+}
+
 // methodRewriter sends every request with another method, to reach the
 // server's 405 that the client's own methods never get.
 type methodRewriter struct{ method string }
@@ -247,6 +400,10 @@ func TestContractEveryErrorClass(t *testing.T) {
 	}
 	deleteUnknown := func(ctx context.Context, c *posthog.Client) error {
 		return c.Delete(ctx, "00000000-0000-4000-8000-000000000000")
+	}
+	roles := func(ctx context.Context, c *posthog.Client) error {
+		_, err := c.ListRoles(ctx)
+		return err
 	}
 	tests := []struct {
 		name     string
@@ -309,6 +466,27 @@ func TestContractEveryErrorClass(t *testing.T) {
 			setup:    func(e *contractEnv, c *posthog.Config) { c.OrganizationID = e.ph.AddOrganization("Other") },
 			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return list },
 			wantKind: posthog.KindOrganizationNotFound,
+		},
+		{
+			name:     "the roles of an unknown key are unauthenticated",
+			setup:    func(_ *contractEnv, c *posthog.Config) { c.APIKey = "phx_not_a_key_the_server_knows" },
+			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return roles },
+			wantKind: posthog.KindUnauthenticated,
+		},
+		{
+			name: "the roles need the organization:read scope",
+			setup: func(e *contractEnv, c *posthog.Config) {
+				c.APIKey = e.ph.AddAPIKey(inmemory.APIKey{MemberOf: []string{e.seeded.OrganizationID}, Admin: true,
+					Scopes: []string{"project:read"}})
+			},
+			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return roles },
+			wantKind: posthog.KindForbidden,
+		},
+		{
+			name:     "the roles of an organization the key's owner is not in are not found",
+			setup:    func(e *contractEnv, c *posthog.Config) { c.OrganizationID = e.ph.AddOrganization("Other") },
+			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return roles },
+			wantKind: posthog.KindNotFound,
 		},
 		{
 			name:     "an unknown id is not found",

@@ -81,6 +81,7 @@ func exerciseEveryRoute(t *testing.T) {
 	c := newTestClient(t, srv.URL)
 	ctx := context.Background()
 	_, _ = c.List(ctx, ListOptions{})
+	_, _ = c.ListRoles(ctx)
 	_ = c.Delete(ctx, testRef)
 	_, _ = c.Create(ctx, ReferenceSpec{Provider: "github"}) // last: its 429 pauses the limiter
 }
@@ -96,10 +97,12 @@ func TestMetricsCountRequestsByRouteAndStatus(t *testing.T) {
 		labels map[string]string
 	}{
 		{requests, map[string]string{"method": "GET", "endpoint": "list", "code": "200"}},
+		{requests, map[string]string{"method": "GET", "endpoint": "roles", "code": "200"}},
 		{requests, map[string]string{"method": "POST", "endpoint": "create", "code": "429"}},
 		{requests, map[string]string{"method": "DELETE", "endpoint": "delete", "code": "error"}},
 		{durations, map[string]string{"method": "GET", "endpoint": "list"}},
 		{durations, map[string]string{"method": "DELETE", "endpoint": "delete"}},
+		{durations, map[string]string{"method": "GET", "endpoint": "roles"}},
 		{throttled, map[string]string{"endpoint": "create"}},
 	}
 	before := make([]float64, len(series))
@@ -116,7 +119,7 @@ func TestMetricsCountRequestsByRouteAndStatus(t *testing.T) {
 
 func TestMetricLabelsHoldOnlyRouteNamesAndCodes(t *testing.T) {
 	exerciseEveryRoute(t)
-	endpoints := []string{"list", "lookup", "create", "delete"}
+	endpoints := []string{"list", "lookup", "create", "delete", "roles"}
 	for _, name := range []string{
 		"posthog_operator_api_requests_total",
 		"posthog_operator_api_request_duration_seconds",

@@ -1,7 +1,8 @@
 // Package posthog is the operator's only door to PostHog: a client for the
 // organization-level role external references API (list, lookup, create,
-// delete), its typed errors, a per-key rate limiter and Prometheus metrics.
-// The controllers never build a URL or parse JSON themselves.
+// delete) and the organization's roles list, its typed errors, a per-key
+// rate limiter and Prometheus metrics. The controllers never build a URL or
+// parse JSON themselves.
 package posthog
 
 import (
@@ -28,6 +29,16 @@ type User struct {
 	ID    int    `json:"id"`
 	UUID  string `json:"uuid"`
 	Email string `json:"email"`
+}
+
+// Role is a PostHog role of the organization, as the roles list returns it.
+// Role names are unique per organization, compared case-insensitively.
+// Only the fields the operator uses are kept; unknown fields (created_by,
+// members, is_default…) are ignored on decode.
+type Role struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // ReferenceSpec is what a caller asks PostHog to create: every writable field.

@@ -108,8 +108,9 @@ type caller struct {
 
 // authorize runs PostHog's checks in order: a key at all (401), a known
 // key (401), the scope (403), the key's organization limit (403), the
-// organization and the user's membership in it (404, so that other
-// organizations do not leak), and admin level for writes (403).
+// organization (404), the user's membership in it (404, so that other
+// organizations do not leak, or 403 on PostHog versions that answer so: see
+// NonMemberAnswer), and admin level for writes (403).
 func (s *Server) authorize(authorization string, rt route) (caller, *APIError) {
 	secret, ok := bearerToken(authorization)
 	if !ok {
@@ -127,8 +128,11 @@ func (s *Server) authorize(authorization string, rt route) (caller, *APIError) {
 		return caller{}, organizationNotAllowed(orgID)
 	}
 	org, lvl := s.orgs[orgID], key.owner.levels[orgID]
-	if org == nil || lvl == 0 {
+	if org == nil {
 		return caller{}, notFound(detailOrgNotFound)
+	}
+	if lvl == 0 {
+		return caller{}, s.nonMemberError()
 	}
 	if rt.writes() && lvl < levelAdmin {
 		return caller{}, permissionDenied(detailNotAdmin)

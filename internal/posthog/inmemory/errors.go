@@ -147,6 +147,7 @@ type reply struct {
 	body        any    // encoded as JSON; nil with raw nil means an empty body
 	raw         []byte // a body sent as is, with contentType (faults)
 	contentType string
+	fault       string // a fault to record that PostHog's own handling chose (FaultMissFromList)
 }
 
 func errorReply(e *APIError) reply { return reply{status: e.Status, body: e} }

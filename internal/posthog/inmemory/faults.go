@@ -19,6 +19,9 @@ const (
 	FaultMalformedJSON           = "malformed_json"
 	FaultHTMLPage                = "html_page"
 	FaultHugeBody                = "huge_body"
+	// FaultMissFromList marks the list pages that left a reference out
+	// (MissFromList, MissFromNextList).
+	FaultMissFromList = "miss_from_list"
 	// FaultErrorRate marks the requests answered 500 by SetErrorRate.
 	FaultErrorRate = "error_rate"
 )
@@ -32,6 +35,7 @@ type Action struct {
 	name    string
 	status  int
 	seconds int
+	refID   string
 }
 
 // Name is the fault name recorded in Request.Fault.
@@ -76,12 +80,21 @@ func HTMLPage(status int) Action { return Action{name: FaultHTMLPage, status: st
 // megabytes, to check that clients bound what they read.
 func HugeBody() Action { return Action{name: FaultHugeBody} }
 
+// MissFromList lets PostHog answer a list page as it is, minus the
+// reference with this id, with a count one less and links to match: what a
+// walk of offset pages sees when a reference before it is deleted between
+// two page requests, shifting it into a page already read. A request to
+// another endpoint is served as is, so give the rule Endpoint: EndpointList.
+// See MissFromNextList for one whole walk.
+func MissFromList(id string) Action { return Action{name: FaultMissFromList, refID: canonicalID(id)} }
+
 // Fault is a rule that makes matching requests misbehave.
 type Fault struct {
 	// Method matches the HTTP method ("" any).
 	Method string
-	// Endpoint matches EndpointList, EndpointCreate, EndpointDelete or
-	// EndpointLookup ("" any, including paths that are not the API's).
+	// Endpoint matches EndpointList, EndpointCreate, EndpointDelete,
+	// EndpointLookup or EndpointRoles ("" any, including paths that are not
+	// the API's).
 	Endpoint string
 	// Times is how many requests the rule affects; 0 means until ClearFaults.
 	Times int
@@ -103,11 +116,13 @@ func (s *Server) AddFault(f Fault) {
 	s.faults = append(s.faults, &faultRule{Fault: f, remaining: f.Times})
 }
 
-// ClearFaults removes every rule, the latency and the error rate.
+// ClearFaults removes every rule, the pending MissFromNextList walks, the
+// latency and the error rate.
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = nil
+	s.walkMisses = nil
 	s.latencyMin, s.latencyMax, s.errorRate = 0, 0, 0
 }
 
@@ -202,6 +217,8 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, rt route, bo
 	case FaultDropResponseAfterCommit:
 		s.setStatus(entry, s.dispatch(r, rt, body).status)
 		dropConnection(w, false)
+	case FaultMissFromList:
+		s.respond(w, entry, s.dispatchHiding(r, rt, body, a.refID))
 	default:
 		s.respond(w, entry, a.reply())
 	}
@@ -272,4 +289,48 @@ func dropConnection(w http.ResponseWriter, reset bool) {
 		_ = lingerer.SetLinger(0) // best effort: an orderly close is still no response
 	}
 	_ = conn.Close() // the connection is being thrown away
+}
+
+// walkMiss is a pending or running MissFromNextList.
+type walkMiss struct {
+	id    string
+	orgID string // set when the walk starts
+}
+
+// MissFromNextList makes the next walk of the list (from a page at offset
+// 0 to the first page with no next link after it) that would show the
+// reference with this id leave it out of every page: what a walk sees when
+// offset pagination skips an item because another was deleted meanwhile.
+// Counts and links agree with the pages, so a client cannot notice; those
+// pages are recorded with FaultMissFromList. Later walks show the
+// reference again. A walk of the same organization that starts while one
+// runs leaves it out too, until either ends. ClearFaults cancels pending
+// and running walks.
+func (s *Server) MissFromNextList(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.walkMisses = append(s.walkMisses, &walkMiss{id: canonicalID(id)})
+}
+
+// walkMissesOf starts the pending walks of the references among matching
+// (o's references the list's filters keep) when offset is a walk's start,
+// and returns the ids o's running walks leave out. The caller holds s.mu.
+func (s *Server) walkMissesOf(o *organization, offset int, matching []*record) []string {
+	var ids []string
+	for _, m := range s.walkMisses {
+		shown := func(rec *record) bool { return rec.ref.ID == m.id }
+		if m.orgID == "" && offset == 0 && slices.ContainsFunc(matching, shown) {
+			m.orgID = o.id
+		}
+		if m.orgID == o.id {
+			ids = append(ids, m.id)
+		}
+	}
+	return ids
+}
+
+// endWalks ends o's running walks: their last page was served. The caller
+// holds s.mu.
+func (s *Server) endWalks(o *organization) {
+	s.walkMisses = slices.DeleteFunc(s.walkMisses, func(m *walkMiss) bool { return m.orgID == o.id })
 }

@@ -3,6 +3,7 @@ package inmemory
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,12 +30,12 @@ const (
 	paramProvRole = fieldProviderRoleID
 )
 
-// listPage is the body of the list endpoint.
-type listPage struct {
-	Count    int             `json:"count"`
-	Next     *string         `json:"next"`
-	Previous *string         `json:"previous"`
-	Results  []wireReference `json:"results"`
+// listPage is the body of a paginated list: the references or the roles.
+type listPage[T any] struct {
+	Count    int     `json:"count"`
+	Next     *string `json:"next"`
+	Previous *string `json:"previous"`
+	Results  []T     `json:"results"`
 }
 
 // lookupResult is the body of the lookup endpoint.
@@ -42,19 +43,43 @@ type lookupResult struct {
 	Reference *wireReference `json:"reference"`
 }
 
-func list(r *http.Request, o *organization) reply {
+// list answers a list page. The references that a MissFromList action
+// (hide) or a MissFromNextList walk leave out are not there at all: the
+// count and the links are those of the list without them.
+func (s *Server) list(r *http.Request, o *organization, hide string) reply {
 	q := r.URL.Query()
 	keep, apiErr := listFilter(q)
 	if apiErr != nil {
 		return errorReply(apiErr)
 	}
+	_, offset := pageWindow(q)
 	matching := o.sorted(keep)
-	limit, offset := pageWindow(q)
-	page := listPage{Count: len(matching)}
+	missing := s.walkMissesOf(o, offset, matching)
+	if hide != "" {
+		missing = append(missing, hide)
+	}
+	shown := slices.DeleteFunc(slices.Clone(matching), func(rec *record) bool {
+		return slices.Contains(missing, rec.ref.ID)
+	})
+	page := paginate(r, wireAll(shown))
+	if page.Next == nil {
+		s.endWalks(o)
+	}
+	rp := reply{status: http.StatusOK, body: page}
+	if len(shown) < len(matching) {
+		rp.fault = FaultMissFromList
+	}
+	return rp
+}
+
+// paginate cuts the page that the request's limit and offset ask for out of
+// every matching item, with the count of all of them and absolute links.
+func paginate[T any](r *http.Request, matching []T) listPage[T] {
+	limit, offset := pageWindow(r.URL.Query())
 	start, end := min(offset, len(matching)), min(offset+limit, len(matching))
-	page.Results = wireAll(matching[start:end])
+	page := listPage[T]{Count: len(matching), Results: matching[start:end]}
 	page.Next, page.Previous = pageLinks(r, len(matching), limit, offset)
-	return reply{status: http.StatusOK, body: page}
+	return page
 }
 
 // listFilter builds the undocumented filters: provider exactly, provider

@@ -68,6 +68,8 @@ func collectionPath(orgID string) string {
 	return "/api/organizations/" + orgID + "/role_external_references/"
 }
 
+func rolesPath(orgID string) string { return "/api/organizations/" + orgID + "/roles/" }
+
 func itemPath(orgID, id string) string { return collectionPath(orgID) + id + "/" }
 
 func lookupPath(orgID, rawQuery string) string { return collectionPath(orgID) + "lookup/?" + rawQuery }

@@ -12,12 +12,15 @@ const (
 	EndpointCreate = "create"
 	EndpointDelete = "delete"
 	EndpointLookup = "lookup"
+	// EndpointRoles is the organization's roles list.
+	EndpointRoles = "roles"
 )
 
 const (
 	organizationsPrefix = "/api/organizations/"
 	collectionSegment   = "role_external_references"
 	lookupSegment       = "lookup"
+	rolesSegment        = "roles"
 )
 
 // route is where a request goes.
@@ -40,6 +43,9 @@ var (
 	collectionMethods = map[string]string{http.MethodGet: EndpointList, http.MethodPost: EndpointCreate}
 	lookupMethods     = map[string]string{http.MethodGet: EndpointLookup}
 	itemMethods       = map[string]string{http.MethodDelete: EndpointDelete}
+	// Of the roles API only the list is served; PostHog's other role routes
+	// (retrieve, create, update, delete, memberships) are not needed here.
+	rolesMethods = map[string]string{http.MethodGet: EndpointRoles}
 )
 
 // parseRoute maps a path to its route. The trailing slash is optional, as
@@ -50,6 +56,9 @@ func parseRoute(method, urlPath string) route {
 		return route{}
 	}
 	segments := strings.Split(strings.TrimSuffix(rest, "/"), "/")
+	if len(segments) == 2 && segments[0] != "" && segments[1] == rolesSegment {
+		return route{known: true, orgID: segments[0], endpoint: endpointFor(method, rolesMethods)}
+	}
 	if len(segments) < 2 || len(segments) > 3 || segments[0] == "" || segments[1] != collectionSegment {
 		return route{}
 	}

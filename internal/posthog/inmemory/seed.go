@@ -3,8 +3,8 @@ package inmemory
 import (
 	"crypto/rand"
 	"fmt"
-	"maps"
 	"net/http"
+	"time"
 
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
@@ -19,6 +19,8 @@ type Seeded struct {
 	Roles map[string]string
 	// APIKey is an organization admin's key with the organization:write scope.
 	APIKey string
+	// Email is the key owner's, for RemoveMember and AddMember.
+	Email string
 }
 
 // NewSeeded returns a server that Seed has filled, with a random key.
@@ -41,9 +43,10 @@ func (s *Server) SeedWithIDs(apiKey, orgID string, roleIDs map[string]string) Se
 	for _, name := range SeedRoleNames {
 		seeded.Roles[name] = s.AddRoleWithID(seeded.OrganizationID, roleIDs[name], name)
 	}
+	seeded.Email = "admin@example.com"
 	seeded.APIKey = s.AddAPIKey(APIKey{
 		Key:      apiKey,
-		Email:    "admin@example.com",
+		Email:    seeded.Email,
 		Admin:    true,
 		MemberOf: []string{seeded.OrganizationID},
 		Scopes:   []string{ScopeOrganizationWrite},
@@ -64,26 +67,39 @@ func (s *Server) AddOrganizationWithID(id, name string) string {
 	if id == "" {
 		id = s.newID()
 	}
-	org := &organization{id: id, name: name, roles: map[string]string{}}
+	org := &organization{id: id, name: name}
 	s.orgs[org.id] = org
 	return org.id
 }
 
-// AddRole creates a role in an organization and returns its id. It panics
-// if the organization does not exist: that is a broken test.
+// AddRole creates a role in an organization and returns its id. The name
+// is stored trimmed, as PostHog does. It panics if the organization does not
+// exist, if the name is blank or if the organization already has a role of
+// that name (PostHog's role names are unique per organization, compared
+// case-insensitively): each is a broken test.
 func (s *Server) AddRole(orgID, name string) string {
 	return s.AddRoleWithID(orgID, "", name)
 }
 
-// AddRoleWithID creates a role with a chosen id (a new one when id is empty).
+// AddRoleWithID creates a role with a chosen id (a new one when id is
+// empty). It panics like AddRole, and also if the organization already has a
+// role with that id.
 func (s *Server) AddRoleWithID(orgID, id, name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	org := s.mustOrganization(orgID)
+	name = roleName(name)
+	if other := org.roleNamed(name); other != nil {
+		panic(fmt.Sprintf("inmemory: organization %q already has a role named %q", orgID, other.name))
+	}
 	if id == "" {
 		id = s.newID()
 	}
-	org.roles[id] = name
+	id = canonicalID(id)
+	if org.role(id) != nil {
+		panic(fmt.Sprintf("inmemory: organization %q already has a role %q", orgID, id))
+	}
+	org.roles = append(org.roles, &role{id: id, name: name, createdAt: s.clock.Now().UTC().Truncate(time.Microsecond)})
 	return id
 }
 
@@ -208,7 +224,11 @@ func (s *Server) Roles(orgID string) map[string]string {
 	if !ok {
 		return nil
 	}
-	return maps.Clone(org.roles)
+	roles := make(map[string]string, len(org.roles))
+	for _, r := range org.roles {
+		roles[r.id] = r.name
+	}
+	return roles
 }
 
 // DebugHandler serves TEST-ONLY inspection endpoints, without

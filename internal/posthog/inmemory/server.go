@@ -1,14 +1,16 @@
 // Package inmemory is a faithful in-memory PostHog for tests and demos. Server
 // is a real http.Handler that serves the organization-level role external
-// references API (list, create, delete, lookup) the way PostHog does: the same
-// paths, fields, validation messages, unique constraints with their case
-// rules, lookup's slug-OR-id matching, error bodies, scopes, admin-only
-// writes, cross-organization 404s and per-key rate limits.
+// references API (list, create, delete, lookup) and the organization's roles
+// list the way PostHog does: the same paths, fields, validation messages,
+// unique constraints with their case rules, lookup's slug-OR-id matching,
+// error bodies, scopes, admin-only writes, cross-organization 404s and
+// per-key rate limits.
 //
 // Tests seed it (AddOrganization, AddRole, AddAPIKey, Seed), change it behind
-// the client's back (PutReference, DeleteReference), inspect it (References,
-// Requests, CountRequests) and make it misbehave (AddFault, SetLatency,
-// SetErrorRate). Every exported method is safe for concurrent use.
+// the client's back (PutReference, DeleteReference, RenameRole, DeleteRole),
+// inspect it (References, Roles, Requests, CountRequests) and make it
+// misbehave (AddFault, SetLatency, SetErrorRate). Every exported method is
+// safe for concurrent use.
 //
 // Serve it with httptest.NewServer(srv), and call srv.Close before the test
 // server's Close so that requests held by a Hang fault are released.
@@ -54,6 +56,8 @@ type Server struct {
 	latencyMin time.Duration
 	latencyMax time.Duration
 	errorRate  float64
+	nonMember  NonMemberAnswer
+	walkMisses []*walkMiss
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -182,15 +186,25 @@ func readBody(r *http.Request) ([]byte, error) {
 	return body, nil
 }
 
-// respond records the status and writes the reply.
+// respond records the status (and the fault the reply names) and writes
+// the reply.
 func (s *Server) respond(w http.ResponseWriter, entry *Request, rp reply) {
 	s.setStatus(entry, rp.status)
+	if rp.fault != "" {
+		s.setFault(entry, rp.fault)
+	}
 	rp.write(w)
 }
 
 // dispatch is PostHog proper: authentication and permissions, then the
 // throttle (in that order, as Django REST framework does), then the view.
 func (s *Server) dispatch(r *http.Request, rt route, body []byte) reply {
+	return s.dispatchHiding(r, rt, body, "")
+}
+
+// dispatchHiding is dispatch with a list that leaves out the reference
+// with the id hide (none when empty).
+func (s *Server) dispatchHiding(r *http.Request, rt route, body []byte, hide string) reply {
 	if !rt.known {
 		return errorReply(notFound(detailNotFound))
 	}
@@ -205,13 +219,15 @@ func (s *Server) dispatch(r *http.Request, rt route, body []byte) reply {
 	}
 	switch rt.endpoint {
 	case EndpointList:
-		return list(r, c.org)
+		return s.list(r, c.org, hide)
 	case EndpointCreate:
 		return s.create(c, body)
 	case EndpointDelete:
 		return deleteReference(c.org, rt.refID)
 	case EndpointLookup:
 		return lookup(r.URL.Query(), c.org)
+	case EndpointRoles:
+		return listRoles(r, c.org)
 	}
 	return errorReply(methodNotAllowed(r.Method))
 }

@@ -40,7 +40,8 @@ func TestMethodsThePathsDoNotHaveAreNotAllowed(t *testing.T) {
 func TestPathsOutsideTheAPIAreNotFound(t *testing.T) {
 	e := newEnv(t)
 	for _, path := range []string{
-		"/api/organizations/" + e.org() + "/roles/",
+		rolesPath(e.org()) + e.role(engineers) + "/", // of the roles API, only the list is served
+		rolesPath(e.org()) + "a/b/",
 		"/api/projects/1/role_external_references/",
 		collectionPath(e.org()) + "a/b/",
 		collectionPath(e.org()) + "/",
@@ -160,12 +161,18 @@ func TestAuthorization(t *testing.T) {
 			if tt.method == http.MethodPost {
 				body = e.spec(strings.Repeat("x", i+1), "")
 			}
-			got := e.sendAs(keys[tt.key], tt.method, collectionPath(tt.org), body)
-			if tt.want != nil {
-				got.wantError(t, *tt.want)
-				return
+			paths := []string{collectionPath(tt.org)}
+			if tt.method == http.MethodGet {
+				paths = append(paths, rolesPath(tt.org)) // the roles list is read like the references
 			}
-			got.wantStatus(t, tt.status)
+			for _, path := range paths {
+				got := e.sendAs(keys[tt.key], tt.method, path, body)
+				if tt.want != nil {
+					got.wantError(t, *tt.want)
+					continue
+				}
+				got.wantStatus(t, tt.status)
+			}
 		})
 	}
 }

@@ -12,8 +12,8 @@ import (
 type organization struct {
 	id      string
 	name    string
-	roles   map[string]string // role id → name
-	records []*record         // in creation order, which lookup relies on
+	roles   []*role   // in creation order
+	records []*record // in creation order, which lookup relies on
 }
 
 // record is a stored reference. The creator is kept as a pointer so that

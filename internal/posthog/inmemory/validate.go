@@ -187,7 +187,7 @@ func (o *organization) checkRole(v fieldValue) (string, *APIError) {
 	if !v.isString || err != nil {
 		return "", fieldError(codeInvalid, fieldRole, detailInvalidUUID)
 	}
-	if _, ok := o.roles[parsed.String()]; !ok {
+	if o.role(parsed.String()) == nil {
 		return "", roleDoesNotExist(v.text)
 	}
 	return parsed.String(), nil
