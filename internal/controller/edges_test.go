@@ -345,3 +345,89 @@ func TestAMoveToAnotherHostIsBlockedUntilOrphanedAndLeavesNothingSilently(t *tes
 	h.g.Expect(h.remote()).To(HaveLen(1), "left behind in the old organization, as deletionPolicy: Orphan asked")
 	h.g.Expect(h.eventReasons("far")).To(ContainElement(controller.EventOrphaned))
 }
+
+// eventuallyAWalkMissed waits until a list walk left a reference out.
+func (h *harness) eventuallyAWalkMissed() {
+	h.t.Helper()
+	h.g.Eventually(func() bool {
+		for _, r := range h.posthog.Requests() {
+			if r.Fault == inmemory.FaultMissFromList {
+				return true
+			}
+		}
+		return false
+	}).WithTimeout(20 * time.Second).Should(BeTrue())
+}
+
+func TestAListThatMissesTheRecordedReferenceNeitherLeaksItNorReplacesIt(t *testing.T) {
+	h := newHarness(t, harnessOptions{observe: "inventory", resyncPeriod: 300 * time.Millisecond})
+	h.connect()
+	h.create(h.reference("missed"))
+	ready := h.eventuallyReady("missed", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+	h.posthog.MissFromNextList(ready.Status.ID)
+	h.eventuallyAWalkMissed()
+	h.consistentlyNoWrites("a reference the list missed is confirmed by a lookup, not replaced")
+	h.g.Expect(h.get("missed").Status.ID).To(Equal(ready.Status.ID))
+
+	// Deleting the object while the copy misses it still deletes it, by id.
+	h.posthog.MissFromNextList(ready.Status.ID)
+	h.eventuallyAWalkMissed()
+	h.delete("missed")
+	h.eventuallyGone("missed")
+	h.g.Expect(h.remote()).To(BeEmpty(), "no leak")
+}
+
+func TestAnOrganizationOutOfReachIsNeverTakenForADeletedReference(t *testing.T) {
+	for _, answer := range []struct {
+		name   string
+		answer inmemory.NonMemberAnswer
+	}{{"404 Organization not found", inmemory.NonMemberNotFound}, {"403 not a member", inmemory.NonMemberForbidden}} {
+		t.Run(answer.name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{resyncPeriod: 500 * time.Millisecond})
+			h.posthog.SetNonMemberAnswer(answer.answer)
+			h.connect()
+			h.create(h.reference("kept"))
+			ready := h.eventuallyReady("kept", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+			h.g.Expect(h.posthog.RemoveMember(h.seeded.OrganizationID, "admin@example.com")).To(BeTrue())
+			h.delete("kept")
+			ref := h.eventuallyReady("kept", metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)
+			h.g.Expect(ref.Finalizers).NotTo(BeEmpty(), "the object waits; nothing is released")
+			h.g.Expect(ref.Status.ID).To(Equal(ready.Status.ID), "nothing is forgotten")
+			if answer.answer == inmemory.NonMemberNotFound {
+				h.g.Expect(readyOf(ref).Message).To(ContainSubstring("Organization not found."), "PostHog is quoted")
+			}
+			h.g.Expect(h.remote()).To(HaveLen(1))
+			h.g.Eventually(func(g Gomega) {
+				g.Expect(readyReason(h.connection())).To(BeElementOf(iamv1alpha1.ReasonOrganizationNotFound,
+					iamv1alpha1.ReasonForbidden))
+			}).WithTimeout(20 * time.Second).Should(Succeed())
+
+			h.posthog.AddMember(h.seeded.OrganizationID, "admin@example.com", true)
+			h.eventuallyGone("kept")
+			h.g.Expect(h.remote()).To(BeEmpty(), "once access returns, the deletion finishes by itself")
+		})
+	}
+}
+
+func readyReason(conn *iamv1alpha1.PostHogConnection) string {
+	if c := conditionOf(conn.Status.Conditions, iamv1alpha1.ConditionReady); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+func TestARoleDeletedInPostHogSaysTheRoleNoLongerExists(t *testing.T) {
+	h := newHarness(t, harnessOptions{resyncPeriod: 300 * time.Millisecond})
+	h.connect()
+	h.create(h.reference("orphaned-role", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.Role = h.role("Support") }))
+	h.eventuallyReady("orphaned-role", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+	_, ok := h.posthog.DeleteRole(h.seeded.OrganizationID, h.role("Support"))
+	h.g.Expect(ok).To(BeTrue())
+	h.g.Expect(h.remote()).To(BeEmpty(), "PostHog cascades a role's deletion to its references")
+	ref := h.eventuallyReady("orphaned-role", metav1.ConditionFalse, iamv1alpha1.ReasonInvalidSpec)
+	h.g.Expect(readyOf(ref).Message).To(ContainSubstring("does not exist in organization " + h.seeded.OrganizationID))
+	h.g.Expect(readyOf(ref).Message).To(ContainSubstring("deleted in PostHog"))
+}

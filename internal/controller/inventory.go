@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -284,11 +285,27 @@ type inventoryExternal struct {
 	api  posthog.API
 }
 
-func (e inventoryExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, _ string) (Observation, error) {
+// Observe reads the copy. When the copy does not show the recorded
+// reference holding the spec's keys, it asks PostHog with a lookup before
+// anyone acts on that: a list walk can miss an item (offset pagination while
+// others are deleted), and a recorded reference believed gone would be
+// replaced for nothing.
+func (e inventoryExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, recordedID string) (Observation, error) {
 	if err := e.book.ensureFresh(ctx, e.api); err != nil {
 		return Observation{}, err
 	}
-	return e.book.observe(desired), nil
+	obs := e.book.observe(desired)
+	if recordedID == "" || slices.ContainsFunc(obs.Holders, func(h posthog.Reference) bool { return h.ID == recordedID }) {
+		return obs, nil
+	}
+	fresh, err := (lookupExternal{api: e.api}).Observe(ctx, desired, recordedID)
+	if err != nil {
+		return Observation{}, err
+	}
+	for _, holder := range fresh.Holders {
+		e.book.put(holder)
+	}
+	return fresh, nil
 }
 
 func (e inventoryExternal) Create(ctx context.Context, desired posthog.ReferenceSpec) (posthog.Reference, error) {

@@ -309,13 +309,13 @@ func TestContractAnOrganizationOutOfReachIsToldApartFromAnUnknownReference(t *te
 	}{
 		{"a removed member", nil,
 			func(e *contractEnv) { e.ph.RemoveMember(e.seeded.OrganizationID, e.seeded.Email) },
-			posthog.KindNotFound, http.StatusNotFound, "Organization not found."},
+			posthog.KindOrganizationNotFound, http.StatusNotFound, "Organization not found."},
 		{"a removed member where PostHog answers 403", []inmemory.Option{inmemory.WithNonMemberAnswer(inmemory.NonMemberForbidden)},
 			func(e *contractEnv) { e.ph.RemoveMember(e.seeded.OrganizationID, e.seeded.Email) },
 			posthog.KindForbidden, http.StatusForbidden, "You don't belong to the organization."},
 		{"a deleted organization", nil,
 			func(e *contractEnv) { e.ph.DeleteOrganization(e.seeded.OrganizationID) },
-			posthog.KindNotFound, http.StatusNotFound, "Organization not found."},
+			posthog.KindOrganizationNotFound, http.StatusNotFound, "Organization not found."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -483,10 +483,10 @@ func TestContractEveryErrorClass(t *testing.T) {
 			wantKind: posthog.KindForbidden,
 		},
 		{
-			name:     "the roles of an organization the key's owner is not in are not found",
+			name:     "the roles of an organization the key's owner is not in are an organization not found",
 			setup:    func(e *contractEnv, c *posthog.Config) { c.OrganizationID = e.ph.AddOrganization("Other") },
 			call:     func(*contractEnv) func(context.Context, *posthog.Client) error { return roles },
-			wantKind: posthog.KindNotFound,
+			wantKind: posthog.KindOrganizationNotFound,
 		},
 		{
 			name:     "an unknown id is not found",
