@@ -67,6 +67,10 @@ const (
 	// be deleted there (another host, or no access). Nothing is created until
 	// access returns or deletionPolicy is set to Orphan.
 	ReasonMoveBlocked = "MoveBlocked"
+	// ReasonRoleNotFound: spec.roleName matches no role of the organization
+	// (never created, or renamed in PostHog). Nothing is written; a person
+	// must fix the spec or the role.
+	ReasonRoleNotFound = "RoleNotFound"
 	// ReasonInvalidSpec: PostHog refused the spec (HTTP 400).
 	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonConnectionNotReady: the PostHogConnection is missing or not Ready,

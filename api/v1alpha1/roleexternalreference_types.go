@@ -37,6 +37,7 @@ const (
 // team to a PostHog role. Every field but connectionRef and deletionPolicy is
 // sent to PostHog; PostHog has no update, so changing one replaces the remote
 // reference (delete, then create).
+// +kubebuilder:validation:XValidation:rule="has(self.role) != has(self.roleName)",message="set exactly one of spec.role (the PostHog role's UUID) and spec.roleName (its name)"
 type RoleExternalReferenceSpec struct {
 	// connectionRef names the PostHogConnection, in the same namespace, that
 	// says which PostHog organization and API key to use. Immutable: moving a
@@ -83,10 +84,20 @@ type RoleExternalReferenceSpec struct {
 	ProviderRoleName string `json:"providerRoleName"`
 
 	// role is the UUID of the PostHog role members of the provider role get.
-	// It must be a role of the connection's organization.
-	// +required
+	// It must be a role of the connection's organization. Exactly one of
+	// role and roleName is set.
+	// +optional
 	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
-	Role string `json:"role"`
+	Role string `json:"role,omitempty"`
+
+	// roleName names the PostHog role by its name instead of its UUID, e.g.
+	// Engineering; PostHog compares role names case-insensitively. It is
+	// resolved through the organization's roles (status.roleId shows the
+	// UUID used). Exactly one of role and roleName is set.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=200
+	RoleName string `json:"roleName,omitempty"`
 
 	// deletionPolicy says what happens to the PostHog reference when this
 	// object is deleted: Delete (the default) removes it, Orphan leaves it.
@@ -128,6 +139,11 @@ type RoleExternalReferenceStatus struct {
 	// lives.
 	// +optional
 	OrganizationID string `json:"organizationId,omitempty"`
+
+	// roleId is the UUID of the PostHog role the operator last asked for:
+	// spec.role, or what spec.roleName resolved to.
+	// +optional
+	RoleID string `json:"roleId,omitempty"`
 
 	// createPending holds the fields of a create the operator sent to
 	// PostHog but whose answer it has not recorded yet. Written before the
@@ -179,7 +195,8 @@ type MappingFields struct {
 // +kubebuilder:resource:shortName=rer,categories=posthog
 // +kubebuilder:printcolumn:name="Provider",type=string,JSONPath=`.spec.provider`
 // +kubebuilder:printcolumn:name="Provider Role",type=string,JSONPath=`.spec.providerRoleName`
-// +kubebuilder:printcolumn:name="PostHog Role",type=string,JSONPath=`.spec.role`
+// +kubebuilder:printcolumn:name="PostHog Role",type=string,JSONPath=`.status.roleId`
+// +kubebuilder:printcolumn:name="Role Name",type=string,JSONPath=`.spec.roleName`,priority=1
 // +kubebuilder:printcolumn:name="PostHog ID",type=string,JSONPath=`.status.id`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`,priority=1

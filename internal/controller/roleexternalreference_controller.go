@@ -52,6 +52,9 @@ const (
 	EventOrphaned  = "Orphaned"
 	EventConflict  = "Conflict"
 	EventFailed    = "SyncFailed"
+	// EventRoleChanged: spec.roleName now names another role id (a role
+	// deleted and another created with its name).
+	EventRoleChanged = "RoleChanged"
 )
 
 // ownershipMessages say, per event reason, how a reference came to be the
@@ -74,7 +77,9 @@ type RoleExternalReferenceReconciler struct {
 	Connections *Connections
 	// NewExternal chooses how PostHog is observed.
 	NewExternal ExternalFactory
-	Recorder    events.EventRecorder
+	// Roles resolves spec.roleName.
+	Roles    *RoleDirectory
+	Recorder events.EventRecorder
 	// ResyncPeriod is how often a Ready reference is checked against PostHog
 	// for drift (deleted or replaced out of band).
 	ResyncPeriod time.Duration
@@ -113,6 +118,7 @@ type referenceSync struct {
 	lastWritten *iamv1alpha1.RoleExternalReference
 	desired     posthog.ReferenceSpec
 	ext         External
+	api         posthog.API
 	// host and organizationID are where the connection points: where this
 	// reconcile observes and creates.
 	host, organizationID string
@@ -130,6 +136,9 @@ func (s *referenceSync) reconcileMapping(ctx context.Context) outcome {
 	}
 	if err := s.connect(ctx); err != nil {
 		return s.fail(err)
+	}
+	if o, resolved := s.resolveRole(ctx); !resolved {
+		return o
 	}
 	if moved, o := s.leaveOldLocation(ctx); moved {
 		return o
@@ -365,6 +374,7 @@ func (s *referenceSync) fail(err error) outcome {
 // the strength of a stale copy of the object.
 func (s *referenceSync) notePendingCreate(ctx context.Context) error {
 	fields := s.ref.Spec.Fields()
+	fields.Role = s.desired.Role // resolved, when the spec names the role by name
 	s.ref.Status.CreatePending = &fields
 	// Whatever Ready said is about a reference that is gone or never was.
 	setConditions(s.ref, &s.ref.Status.Conditions,
@@ -395,6 +405,33 @@ func (s *referenceSync) settlePendingCreate(ctx context.Context) error {
 	}
 	s.ref.Status.CreatePending = nil
 	return nil
+}
+
+// resolveRole settles the role to ask for: spec.role, or the UUID that
+// spec.roleName names in the organization. It reports whether there is one;
+// if not, the outcome says why and nothing is written.
+func (s *referenceSync) resolveRole(ctx context.Context) (outcome, bool) {
+	name := s.ref.Spec.RoleName
+	if name == "" {
+		s.ref.Status.RoleID = s.desired.Role
+		return outcome{}, true
+	}
+	id, found, err := s.reconciler.Roles.Resolve(ctx, s.host, s.organizationID, s.api, name)
+	if err != nil {
+		return s.fail(err), false
+	}
+	if !found {
+		return outcome{reason: iamv1alpha1.ReasonRoleNotFound, message: fmt.Sprintf("No role named %q in PostHog "+
+			"organization %s: create it, or fix spec.roleName (a role renamed in PostHog needs the spec to follow). "+
+			"Nothing is written or deleted until then", name, s.organizationID)}, false
+	}
+	if previous := s.ref.Status.RoleID; previous != "" && !strings.EqualFold(previous, id) && s.ref.Status.ID != "" {
+		s.event(corev1.EventTypeNormal, EventRoleChanged, "Resolve",
+			"Role name %q now resolves to %s (was %s): the PostHog reference is replaced", name, id, previous)
+	}
+	s.desired.Role = id
+	s.ref.Status.RoleID = id
+	return outcome{}, true
 }
 
 // leaveOldLocation handles a connection that now points at another
@@ -581,8 +618,12 @@ func (s *referenceSync) connectForDeletion(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.ext = s.reconciler.NewExternal(host, organizationID, api)
+	s.ext, s.api = s.reconciler.NewExternal(host, organizationID, api), api
 	s.host, s.organizationID = host, organizationID
+	if s.ref.Spec.RoleName != "" {
+		// What the last reconcile resolved: a deletion needs no role name.
+		s.desired.Role = s.ref.Status.RoleID
+	}
 	return nil
 }
 
@@ -625,7 +666,7 @@ func (s *referenceSync) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.ext = s.reconciler.NewExternal(conn.Spec.Host, conn.Spec.OrganizationID, api)
+	s.ext, s.api = s.reconciler.NewExternal(conn.Spec.Host, conn.Spec.OrganizationID, api), api
 	s.host, s.organizationID = conn.Spec.Host, conn.Spec.OrganizationID
 	if requested := reconcileRequest(s.ref); requested != "" && requested != s.ref.Status.LastHandledReconcileAt {
 		s.ext = freshObservation{External: s.ext, lookup: lookupExternal{api: api}}

@@ -105,6 +105,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		return err
 	}
 	return (&RoleExternalReferenceReconciler{
+		Roles:        &RoleDirectory{RefreshPeriod: resyncOrDefault(cfg.ResyncPeriod)},
 		Client:       mgr.GetClient(),
 		Connections:  connections,
 		NewExternal:  newExternal,

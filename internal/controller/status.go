@@ -81,6 +81,7 @@ var stallingReasons = map[string]bool{
 	iamv1alpha1.ReasonForbidden:            true,
 	iamv1alpha1.ReasonOrganizationNotFound: true,
 	iamv1alpha1.ReasonMoveBlocked:          true,
+	iamv1alpha1.ReasonRoleNotFound:         true,
 }
 
 // passingReasons are PostHog having a bad moment (5xx, 429, a timeout):
