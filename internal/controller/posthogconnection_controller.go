@@ -171,6 +171,12 @@ func (r *PostHogConnectionReconciler) stillNeeded(
 	}
 	ns := &corev1.Namespace{}
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: conn.Namespace}, ns); err != nil {
+		if apierrors.IsForbidden(err) {
+			// Installed with namespaced Roles (--watch-namespaces), which cannot
+			// grant a read of a namespace: release. References deleted later
+			// still finish with the client held in memory (Connections.ForDeletion).
+			return false, nil
+		}
 		return false, client.IgnoreNotFound(err)
 	}
 	return !ns.DeletionTimestamp.IsZero(), nil

@@ -38,7 +38,10 @@ const crdGroup = "iam.posthog-operator.io"
 // may grant, by "group/resource".
 var managerRights = map[string][]string{
 	// API keys: read, and watched as metadata to notice rotation.
-	"/secrets":                                      {"get", "list", "watch"},
+	"/secrets": {"get", "list", "watch"},
+	// A connection in deletion keeps its in-use finalizer while its
+	// namespace is being deleted: it reads that namespace, nothing more.
+	"/namespaces":                                   {"get"},
 	"events.k8s.io/events":                          {"create", "patch"},
 	crdGroup + "/posthogconnections":                {"get", "list", "watch", "update", "patch"},
 	crdGroup + "/roleexternalreferences":            {"get", "list", "watch", "update", "patch"},
