@@ -86,6 +86,13 @@ type PostHogConnectionStatus struct {
 	// +optional
 	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 
+	// references counts, as of the last check, the role external references
+	// PostHog holds in the organization, how many of them
+	// RoleExternalReferences record (through any connection to this
+	// organization), and how many nobody declares.
+	// +optional
+	References *ReferenceCounts `json:"references,omitempty"`
+
 	// conditions: Ready is True when the Secret exists and a read against
 	// PostHog with its key succeeded. Reconciling, Stalled and Synced follow
 	// kstatus (see the README).
@@ -95,11 +102,24 @@ type PostHogConnectionStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
+// ReferenceCounts are the role external references of one organization.
+type ReferenceCounts struct {
+	// total is how many PostHog holds.
+	Total int32 `json:"total"`
+	// managed is how many of them a RoleExternalReference records in
+	// status.id.
+	Managed int32 `json:"managed"`
+	// unmanaged is how many nobody declares: adopt them (kubectl posthog
+	// export --unmanaged) or delete them in PostHog.
+	Unmanaged int32 `json:"unmanaged"`
+}
+
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=phc,categories=posthog
 // +kubebuilder:printcolumn:name="Host",type=string,JSONPath=`.spec.host`
 // +kubebuilder:printcolumn:name="Organization",type=string,JSONPath=`.spec.organizationId`
+// +kubebuilder:printcolumn:name="Unmanaged",type=integer,JSONPath=`.status.references.unmanaged`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`,priority=1
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1

@@ -21,6 +21,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -52,6 +53,26 @@ type Inventory struct {
 
 	mu    sync.Mutex
 	books map[string]*book
+}
+
+// References returns the organization's references from the copy, walking
+// the list with api if the copy is stale, and whether this call walked (and
+// so proved api's key).
+func (inv *Inventory) References(
+	ctx context.Context, host, organizationID string, api posthog.API,
+) ([]posthog.Reference, bool, error) {
+	b := inv.External(host, organizationID, api).(inventoryExternal).book
+	walks := b.walks.Load()
+	if err := b.ensureFresh(ctx, api); err != nil {
+		return nil, false, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	refs := make([]posthog.Reference, 0, len(b.byID))
+	for _, r := range b.byID {
+		refs = append(refs, r)
+	}
+	return refs, b.walks.Load() != walks && b.lastWalkBy == api, nil
 }
 
 // External returns the inventory-backed External for one organization.
@@ -98,6 +119,9 @@ type book struct {
 	// lastWalk and lastWalkErr are the last finished walk and its error.
 	lastWalk    chan struct{}
 	lastWalkErr error
+	// walks counts finished walks; lastWalkBy is the client of the last.
+	walks      atomic.Int64
+	lastWalkBy posthog.API
 }
 
 // uniqueKey is one of PostHog's unique constraints, normalized like PostHog
@@ -184,6 +208,8 @@ func (b *book) refresh(ctx context.Context, api posthog.API, done chan struct{})
 	}
 	b.refreshing, b.changed = nil, nil
 	b.lastWalk, b.lastWalkErr = done, err
+	b.lastWalkBy = api
+	b.walks.Add(1)
 	close(done)
 	return err
 }

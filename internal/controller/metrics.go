@@ -50,6 +50,13 @@ var objectsDesc = prometheus.NewDesc(
 	[]string{"kind", "namespace", "ready", "reason"}, nil,
 )
 
+var unmanagedDesc = prometheus.NewDesc(
+	"posthog_operator_unmanaged_references",
+	"Role external references PostHog holds in a connection's organization that no "+
+		"RoleExternalReference records, as of the connection's last check. Reported by the leader only.",
+	[]string{"namespace", "connection"}, nil,
+)
+
 // objectsSource is where an objectsCollector counts: a manager's cache and
 // the channel closed when that manager becomes the leader.
 type objectsSource struct {
@@ -90,6 +97,7 @@ func registerObjectsCollector(reg prometheus.Registerer, reader client.Reader, e
 // before any object exists.
 func (c *objectsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- objectsDesc
+	ch <- unmanagedDesc
 }
 
 type objectsKey struct{ kind, namespace, ready, reason string }
@@ -130,7 +138,12 @@ func (c *objectsCollector) Collect(ch chan<- prometheus.Metric) {
 		logObjectsError(kindPostHogConnection, err)
 	} else {
 		for i := range conns.Items {
-			count(kindPostHogConnection, conns.Items[i].Namespace, conns.Items[i].Status.Conditions)
+			conn := &conns.Items[i]
+			count(kindPostHogConnection, conn.Namespace, conn.Status.Conditions)
+			if conn.Status.References != nil {
+				ch <- prometheus.MustNewConstMetric(unmanagedDesc, prometheus.GaugeValue,
+					float64(conn.Status.References.Unmanaged), conn.Namespace, conn.Name)
+			}
 		}
 	}
 	for key, n := range counts {

@@ -120,7 +120,8 @@ func TestObjectsGaugeRegistration(t *testing.T) {
 	for d := range descs {
 		described = append(described, d.String())
 	}
-	g.Expect(described).To(ConsistOf(ContainSubstring(`fqName: "` + objectsMetric + `"`)))
+	g.Expect(described).To(ConsistOf(ContainSubstring(`fqName: "`+objectsMetric+`"`),
+		ContainSubstring(`fqName: "posthog_operator_unmanaged_references"`)))
 	// Neither manager was started, so neither leads.
 	g.Expect(gatherObjects(g, reg)).To(BeEmpty())
 }

@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -41,6 +42,9 @@ type PostHogConnectionReconciler struct {
 	// APIReader reads what the cache does not hold (the namespace).
 	APIReader   client.Reader
 	Connections *Connections
+	// Lister lists the organization's references as cheaply as the observer
+	// allows: from the inventory's copy, or with one walk.
+	Lister ReferenceLister
 	// ResyncPeriod is how often a Ready connection is re-checked.
 	ResyncPeriod time.Duration
 }
@@ -90,9 +94,14 @@ func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	return o.result(resyncOrDefault(r.ResyncPeriod))
 }
 
-// check reads one item from PostHog: the cheapest call that proves host,
-// key, scope and organization together. Every check is fresh, so a
-// reconcile-requested-at annotation needs nothing more than to be handled.
+// check proves host, key, scope and organization together with a read of
+// the organization's references, and counts them. The list comes from the
+// inventory's copy when it is fresh, plus a read of one item with this
+// connection's own key (another connection's walk proves nothing about
+// this key); otherwise this check's walk refreshes the copy. Either way it
+// costs no more than the one walk per organization per resync period the
+// inventory makes anyway. Every check is fresh, so a reconcile-requested-at
+// annotation needs nothing more than to be handled.
 func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alpha1.PostHogConnection) outcome {
 	if isPaused(conn) {
 		return outcome{paused: true, reason: iamv1alpha1.ReasonPaused,
@@ -100,13 +109,65 @@ func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alph
 				"for this connection nor for the references using it"}
 	}
 	api, err := r.Connections.ForConnection(ctx, conn)
-	if err == nil {
+	if err != nil {
+		return connectionFailure(err)
+	}
+	refs, walked, err := r.Lister.References(ctx, conn.Spec.Host, conn.Spec.OrganizationID, api)
+	if err == nil && !walked {
 		_, err = api.List(ctx, posthog.ListOptions{Limit: 1})
 	}
 	if err != nil {
 		return connectionFailure(err)
 	}
+	counts, err := r.countReferences(ctx, refs)
+	if err != nil {
+		return kubernetesError(err)
+	}
+	conn.Status.References = counts
 	return readyOutcome("PostHog accepted the API key for organization " + conn.Spec.OrganizationID)
+}
+
+// countReferences says how many of refs a RoleExternalReference records.
+// Reference ids are UUIDs, so one id recorded anywhere in the cluster is
+// that reference.
+func (r *PostHogConnectionReconciler) countReferences(
+	ctx context.Context, refs []posthog.Reference,
+) (*iamv1alpha1.ReferenceCounts, error) {
+	var mappings iamv1alpha1.RoleExternalReferenceList
+	if err := r.List(ctx, &mappings, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	recorded := make(map[string]bool, len(mappings.Items))
+	for i := range mappings.Items {
+		if id := mappings.Items[i].Status.ID; id != "" {
+			recorded[strings.ToLower(id)] = true
+		}
+	}
+	counts := &iamv1alpha1.ReferenceCounts{Total: int32(len(refs))}
+	for _, ref := range refs {
+		if recorded[strings.ToLower(ref.ID)] {
+			counts.Managed++
+		}
+	}
+	counts.Unmanaged = counts.Total - counts.Managed
+	return counts, nil
+}
+
+// ReferenceLister lists an organization's references and says whether it
+// walked PostHog with api to do so.
+type ReferenceLister interface {
+	References(ctx context.Context, host, organizationID string, api posthog.API) ([]posthog.Reference, bool, error)
+}
+
+// walkingLister walks the list every time: under --observe=lookup it is
+// the only list the operator makes.
+type walkingLister struct{}
+
+func (walkingLister) References(
+	ctx context.Context, _, _ string, api posthog.API,
+) ([]posthog.Reference, bool, error) {
+	refs, err := api.ListAll(ctx, posthog.ListOptions{Limit: InventoryPageSize})
+	return refs, err == nil, err
 }
 
 // connectionReleaseWait is how often a connection in deletion looks again

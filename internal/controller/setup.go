@@ -79,7 +79,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	if cfg.NewClient == nil {
 		cfg.NewClient = DefaultClientFactory
 	}
-	newExternal, err := externalFactory(cfg)
+	newExternal, lister, err := observer(cfg)
 	if err != nil {
 		return err
 	}
@@ -100,6 +100,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Connections:  connections,
+		Lister:       lister,
 		ResyncPeriod: cfg.ResyncPeriod,
 	}).SetupWithManager(mgr); err != nil {
 		return err
@@ -114,15 +115,18 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	}).SetupWithManager(mgr, cfg.MaxConcurrentReconciles)
 }
 
-func externalFactory(cfg Config) (ExternalFactory, error) {
+// observer is how PostHog is observed (--observe): per object, and per
+// organization for the connections' counts.
+func observer(cfg Config) (ExternalFactory, ReferenceLister, error) {
 	switch cfg.Observe {
 	case ObserveInventory, "":
 		inventory := &Inventory{RefreshPeriod: resyncOrDefault(cfg.ResyncPeriod)}
-		return inventory.External, nil
+		return inventory.External, inventory, nil
 	case ObserveLookup:
-		return LookupExternal, nil
+		return LookupExternal, walkingLister{}, nil
 	default:
-		return nil, fmt.Errorf("unknown observe strategy %q: use %q or %q", cfg.Observe, ObserveInventory, ObserveLookup)
+		return nil, nil, fmt.Errorf("unknown observe strategy %q: use %q or %q",
+			cfg.Observe, ObserveInventory, ObserveLookup)
 	}
 }
 
