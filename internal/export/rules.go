@@ -1,0 +1,80 @@
+package export
+
+import (
+	"fmt"
+	"regexp"
+	"unicode/utf8"
+
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
+)
+
+// fieldRule is what the RoleExternalReference CRD requires of one spec field
+// (api/v1alpha1/roleexternalreference_types.go; rules_test.go checks these
+// against the generated CRD). Lengths count characters, as the API server's
+// OpenAPI validation does; patterns are Go regular expressions, as it runs
+// them.
+type fieldRule struct {
+	field     string // the spec field's JSON name
+	optional  bool   // empty means absent, which is valid
+	minLength int
+	maxLength int
+	pattern   string // "" for none
+	value     func(posthog.Reference) string
+}
+
+const uuidPattern = `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
+
+var specRules = []fieldRule{
+	{field: "provider", minLength: 1, maxLength: 32, pattern: `^\S+$`,
+		value: func(r posthog.Reference) string { return r.Provider }},
+	{field: "providerOrganizationId", minLength: 1, maxLength: 255, pattern: `\S`,
+		value: func(r posthog.Reference) string { return r.ProviderOrganizationID }},
+	{field: "providerRoleId", minLength: 1, maxLength: 255, pattern: `\S`,
+		value: func(r posthog.Reference) string { return r.ProviderRoleID }},
+	{field: "providerRoleSlug", optional: true, maxLength: 255,
+		value: func(r posthog.Reference) string { return slugOf(r) }},
+	{field: "providerRoleName", minLength: 1, maxLength: 255,
+		value: func(r posthog.Reference) string { return r.ProviderRoleName }},
+	{field: "role", pattern: uuidPattern,
+		value: func(r posthog.Reference) string { return r.Role }},
+}
+
+var compiledPatterns = func() map[string]*regexp.Regexp {
+	out := map[string]*regexp.Regexp{}
+	for _, rule := range specRules {
+		if rule.pattern != "" {
+			out[rule.field] = regexp.MustCompile(rule.pattern)
+		}
+	}
+	return out
+}()
+
+// unrepresentable says why the CRD cannot hold ref ("" when it can): the
+// first field the API server would refuse, and its rule.
+func unrepresentable(ref posthog.Reference) string {
+	for _, rule := range specRules {
+		value := rule.value(ref)
+		length := utf8.RuneCountInString(value)
+		switch {
+		case value == "" && rule.optional:
+			continue
+		case value == "":
+			return fmt.Sprintf("%s is empty", rule.field)
+		case length < rule.minLength:
+			return fmt.Sprintf("%s %q is shorter than %d characters", rule.field, value, rule.minLength)
+		case rule.maxLength > 0 && length > rule.maxLength:
+			return fmt.Sprintf("%s is %d characters long, more than the %d the CRD allows", rule.field, length,
+				rule.maxLength)
+		case rule.pattern != "" && !compiledPatterns[rule.field].MatchString(value):
+			return fmt.Sprintf("%s %q does not match the CRD's pattern %s", rule.field, value, rule.pattern)
+		}
+	}
+	return ""
+}
+
+func slugOf(r posthog.Reference) string {
+	if r.ProviderRoleSlug == nil {
+		return ""
+	}
+	return *r.ProviderRoleSlug
+}
