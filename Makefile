@@ -127,8 +127,9 @@ lint-config: golangci-lint ## Verify golangci-lint linter configuration
 ##@ Build
 
 .PHONY: build
-build: manifests generate fmt vet ## Build manager binary.
+build: manifests generate fmt vet ## Build the manager and the kubectl plugin (bin/kubectl-posthog).
 	go build -o bin/manager ./cmd
+	go build -o bin/kubectl-posthog ./cmd/kubectl-posthog
 
 .PHONY: run
 run: manifests generate fmt vet ## Run a controller from your host.
