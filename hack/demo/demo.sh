@@ -12,7 +12,9 @@
 #   - the operator itself (bin/manager, exactly as it runs in a cluster),
 # then applies the Secret, the PostHogConnection and the RoleExternalReferences
 # of config/samples/ with kubectl, waits for them to become Ready, shows what
-# PostHog now holds, deletes references and shows the effect in PostHog.
+# PostHog now holds, exports it as manifests with the kubectl plugin
+# (`kubectl posthog export`), deletes references and shows the effect in
+# PostHog.
 # Every process it started is stopped, and its temporary directory removed,
 # when it exits: on success, on failure and on Ctrl-C.
 #
@@ -55,7 +57,7 @@ else
   BOLD='' DIM='' GREEN='' RED='' CYAN='' RESET=''
 fi
 STEP=0
-STEPS=7
+STEPS=8
 step() { STEP=$((STEP + 1)); printf '\n%s==> [%d/%d] %s%s\n' "$BOLD$CYAN" "$STEP" "$STEPS" "$*" "$RESET"; }
 info() { printf '    %s\n' "$*"; }
 ok() { printf '    %s✔%s %s\n' "$GREEN" "$RESET" "$*"; }
@@ -150,6 +152,7 @@ print_try_it_yourself() {
   printf '\n%s==> Still running (--keep-running). Try your own manifests:%s\n' "$BOLD$CYAN" "$RESET"
   info "export KUBECONFIG=$KUBECONFIG"
   info "alias kubectl=$ASSETS/kubectl   # or your own kubectl"
+  info "export PATH=$ROOT/bin:\$PATH   # kubectl posthog export --connection posthog"
   info "kubectl get posthogconnections,roleexternalreferences -o wide   # namespace $NAMESPACE is the default"
   echo
   info "PostHog URL:   $POSTHOG_URL   (the host of a PostHogConnection)"
@@ -233,10 +236,12 @@ printf '%sposthog-operator demo%s: a local kube-apiserver + etcd, the in-memory 
 printf 'manager, driven with kubectl. Logs and the kubeconfig live in %s (removed on exit).\n' "$DEMO_DIR"
 
 # --- 1. build -----------------------------------------------------------------
-step "Build the manager, the in-memory PostHog and the demo helper"
+step "Build the manager, the kubectl plugin, the in-memory PostHog and the demo helper"
 run go build -o bin/manager ./cmd || die "building the manager failed" "fix the build error above."
-run go build -o bin/ ./cmd/inmemory-posthog ./hack/demo/democtl || die "building the demo binaries failed" \
-  "fix the build error above."
+run go build -o bin/ ./cmd/kubectl-posthog ./cmd/inmemory-posthog ./hack/demo/democtl ||
+  die "building the demo binaries failed" "fix the build error above."
+# kubectl runs bin/kubectl-posthog as `kubectl posthog` once it is on the PATH.
+export PATH=$ROOT/bin:$PATH
 info "built in $(elapsed "$START")"
 
 # --- 2. control plane ----------------------------------------------------------
@@ -369,7 +374,18 @@ wait_until "$TIMEOUT" manager "$MANAGER_PID" "the Created event of $FIRST" has_c
 show "kubectl describe roleexternalreference $FIRST   # from Status: on"
 kubectl describe roleexternalreference "$FIRST" | sed -n '/^Status:/,$p'
 
-# --- 7. delete --------------------------------------------------------------------
+# --- 7. export ---------------------------------------------------------------------
+step "Export what PostHog holds as manifests: kubectl posthog export"
+info "The kubectl plugin reads the connection and its API key from the cluster, walks PostHog's references"
+info "and roles once, and writes a RoleExternalReference per reference (ready for git or kubectl apply):"
+run kubectl posthog export --connection posthog ||
+  die "kubectl posthog export failed" "its error above says why; bin/kubectl-posthog must be on the PATH."
+echo
+info "With --unmanaged it writes only what no RoleExternalReference manages yet; here, nothing:"
+run kubectl posthog export --connection posthog --unmanaged ||
+  die "kubectl posthog export --unmanaged failed" "its error above says why."
+
+# --- 8. delete --------------------------------------------------------------------
 step "Delete references: deletionPolicy Delete removes the PostHog reference, Orphan keeps it"
 # name_with_policy POLICY: the first reference with that deletionPolicy.
 name_with_policy() {

@@ -54,6 +54,12 @@ func TestDemo(t *testing.T) {
 		{"what PostHog holds", `(?m)^` + uuid + `\s+github\s+posthog\s+Frontend team \(12345\)\s+Engineering`},
 		{"every status.id in PostHog", `every RoleExternalReference's status\.id is a reference in PostHog \(3 of 3\)`},
 		{"the Created event", `(?m)^\s+Normal\s+Created\s+\S+\s+posthog-operator\s+Created PostHog reference ` + uuid},
+		{"an exported object", `(?m)^kind: RoleExternalReference\n(?:.*\n)*?spec:\n  connectionRef:\n    name: posthog\n` +
+			`  deletionPolicy: Orphan\n`},
+		{"the export's summary", `Exported 3 RoleExternalReferences from the 3 references of PostHog organization ` + uuid +
+			` \(0 skipped, 0 already managed, 0 filtered out\)\.`},
+		{"an --unmanaged export of nothing", `Exported 0 RoleExternalReferences from the 3 references of PostHog ` +
+			`organization ` + uuid + ` \(0 skipped, 3 already managed, 0 filtered out\)\.`},
 		{"the deletion in PostHog", `github-frontend \(deletionPolicy: Delete\): PostHog reference ` + uuid +
 			` deleted \(3 → 2 references\)`},
 		{"the orphaned reference kept", `okta-posthog-admins \(deletionPolicy: Orphan\): PostHog reference ` + uuid +
@@ -97,7 +103,8 @@ func buildDemoBinaries(t *testing.T, root string) {
 	defer cancel()
 	// Several main packages and no -o: go build compiles them into the build
 	// cache and writes nothing.
-	cmd := exec.CommandContext(ctx, "go", "build", "./cmd", "./cmd/inmemory-posthog", "./hack/demo/democtl")
+	cmd := exec.CommandContext(ctx, "go", "build", "./cmd", "./cmd/kubectl-posthog", "./cmd/inmemory-posthog",
+		"./hack/demo/democtl")
 	cmd.Dir = root
 	cmd.WaitDelay = 10 * time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {
