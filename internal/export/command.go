@@ -410,11 +410,19 @@ func (o *exportOptions) write(result Result, tgt target) error {
 	} else if _, err := o.streams.Out.Write(data); err != nil {
 		return err
 	}
-	_, _ = fmt.Fprintf(o.streams.ErrOut, "Exported %d RoleExternalReferences from the %d references of PostHog "+
-		"organization %s (%d skipped, %d already managed, %d filtered out)%s.\n",
-		len(result.Objects), result.Total, tgt.cfg.OrganizationID, len(result.Skipped), result.Managed,
-		result.Filtered, o.destination())
+	_, _ = fmt.Fprintf(o.streams.ErrOut, "Exported %s from the %s of PostHog organization %s "+
+		"(%d skipped, %d already managed, %d filtered out)%s.\n",
+		count(len(result.Objects), "RoleExternalReference"), count(result.Total, "reference"),
+		tgt.cfg.OrganizationID, len(result.Skipped), result.Managed, result.Filtered, o.destination())
 	return nil
+}
+
+// count is "1 thing" or "n things".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func (o *exportOptions) destination() string {

@@ -385,6 +385,14 @@ func TestExportFromAConnection(t *testing.T) {
 	})
 }
 
+func TestTheSummaryCountsInGoodEnglish(t *testing.T) {
+	for n, want := range map[int]string{0: "0 references", 1: "1 reference", 2: "2 references"} {
+		if got := count(n, "reference"); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestHelpNamesTheCostAndTheLimiter(t *testing.T) {
 	got := runCommand(t, nil, "", "export", "--help")
 	for _, want := range []string{"kubectl posthog export --connection NAME", "per process", "480 requests",
