@@ -123,11 +123,17 @@ func Build(in Input, opts Options) Result {
 		}
 		obj := newObject(name, ref, opts, policy)
 		if !opts.RoleUUIDs {
-			if roleName, ok := roleNames[strings.ToLower(ref.Role)]; ok && roleName != "" {
-				obj.Spec.Role, obj.Spec.RoleName = "", roleName
-			} else {
+			roleName, ok := roleNames[strings.ToLower(ref.Role)]
+			switch {
+			case !ok || roleName == "":
 				result.Notes = append(result.Notes, fmt.Sprintf(
 					"%s keeps role %s as a UUID: PostHog's roles list does not name it", name, ref.Role))
+			case !fitsRoleName(roleName):
+				result.Notes = append(result.Notes, fmt.Sprintf(
+					"%s keeps role %s as a UUID: its name is longer than the %d characters spec.roleName allows",
+					name, ref.Role, roleNameRule.maxLength))
+			default:
+				obj.Spec.Role, obj.Spec.RoleName = "", roleName
 			}
 		}
 		result.Objects = append(result.Objects, obj)

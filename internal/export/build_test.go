@@ -58,20 +58,22 @@ func TestEveryFieldIsFilled(t *testing.T) {
 }
 
 func TestTheRoleIsNamedWhereTheRolesListNamesIt(t *testing.T) {
-	known, unknown := ref("github", "posthog", "1", ""), ref("github", "posthog", "2", "")
+	known, unknown, long := ref("github", "posthog", "1", ""), ref("github", "posthog", "2", ""), ref("github", "posthog", "3", "")
 	known.Role = strings.ToUpper(testRole) // UUIDs compare case-insensitively
 	unknown.Role = "9d2e4f6a-8b0c-4d1e-a3f5-7c9b1d3e5f70"
-	in := Input{References: []posthog.Reference{known, unknown}, Roles: testRoles}
+	long.Role = "7a3c5e7f-9b1d-4f3a-8c5e-7a9b1c3d5e7f"
+	roles := append(slices.Clone(testRoles), posthog.Role{ID: long.Role, Name: strings.Repeat("r", 201)})
+	in := Input{References: []posthog.Reference{known, unknown, long}, Roles: roles}
 	tests := []struct {
 		name      string
 		roleUUIDs bool
 		want      map[string][2]string // reference id → role, roleName
 		wantNotes int
 	}{
-		{"by name, and by UUID where the list has no name", false, map[string][2]string{
-			known.ID: {"", "Engineering"}, unknown.ID: {unknown.Role, ""}}, 1},
+		{"by name, and by UUID where the list has no name the CRD takes", false, map[string][2]string{
+			known.ID: {"", "Engineering"}, unknown.ID: {unknown.Role, ""}, long.ID: {long.Role, ""}}, 2},
 		{"by UUID with --role-uuids", true, map[string][2]string{
-			known.ID: {known.Role, ""}, unknown.ID: {unknown.Role, ""}}, 0},
+			known.ID: {known.Role, ""}, unknown.ID: {unknown.Role, ""}, long.ID: {long.Role, ""}}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,7 +86,7 @@ func TestTheRoleIsNamedWhereTheRolesListNamesIt(t *testing.T) {
 				}
 			}
 			if len(result.Notes) != tt.wantNotes ||
-				(tt.wantNotes > 0 && !strings.Contains(result.Notes[0], unknown.Role)) {
+				(tt.wantNotes > 0 && !strings.Contains(strings.Join(result.Notes, "\n"), unknown.Role)) {
 				t.Errorf("notes %q, want %d naming %s", result.Notes, tt.wantNotes, unknown.Role)
 			}
 		})

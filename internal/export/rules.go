@@ -39,6 +39,16 @@ var specRules = []fieldRule{
 		value: func(r posthog.Reference) string { return r.Role }},
 }
 
+// roleNameRule is the CRD's rule for spec.roleName. A role whose name breaks
+// it is written by UUID instead.
+var roleNameRule = fieldRule{field: "roleName", minLength: 1, maxLength: 200}
+
+// fitsRoleName reports whether the CRD accepts name as spec.roleName.
+func fitsRoleName(name string) bool {
+	length := utf8.RuneCountInString(name)
+	return length >= roleNameRule.minLength && length <= roleNameRule.maxLength
+}
+
 var compiledPatterns = func() map[string]*regexp.Regexp {
 	out := map[string]*regexp.Regexp{}
 	for _, rule := range specRules {

@@ -25,7 +25,7 @@ func TestTheRulesAreTheCRDs(t *testing.T) {
 		t.Fatalf("versions %v: export writes v1alpha1 only", crd.Spec.Versions)
 	}
 	spec := crd.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties["spec"]
-	for _, rule := range specRules {
+	for _, rule := range append(specRules, roleNameRule) {
 		t.Run(rule.field, func(t *testing.T) {
 			prop, ok := spec.Properties[rule.field]
 			if !ok {

@@ -64,10 +64,10 @@ import (
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
 )
 
-// roleArgs is how the exports name PostHog roles. spec.roleName is not on
-// main yet, so the roles go by UUID; once it is, make this nil (one line):
-// the exports then write spec.roleName and the checks below follow.
-var roleArgs = []string{"--role-uuids"}
+// roleArgs is how the exports name PostHog roles: nil for by name
+// (spec.roleName, the default), []string{"--role-uuids"} for by UUID; the
+// checks below follow either.
+var roleArgs []string
 
 const (
 	// buildTimeout bounds compiling the plugin: on a fresh machine that
@@ -315,14 +315,17 @@ func (s *scenario) references() ([]iamv1alpha1.RoleExternalReference, error) {
 	return list.Items, err
 }
 
-// readyWithID checks an object is Ready for its generation with the id.
-func readyWithID(ref iamv1alpha1.RoleExternalReference, id string) error {
+// adopted checks an object is Ready for its generation, recording the
+// PostHog reference want and its role.
+func adopted(ref iamv1alpha1.RoleExternalReference, want posthog.Reference) error {
 	ready := meta.FindStatusCondition(ref.Status.Conditions, iamv1alpha1.ConditionReady)
 	switch {
 	case ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != ref.Generation:
 		return fmt.Errorf("%s is not Ready for generation %d: %+v", ref.Name, ref.Generation, ready)
-	case ref.Status.ID != id:
-		return fmt.Errorf("%s records PostHog id %q, want %q", ref.Name, ref.Status.ID, id)
+	case ref.Status.ID != want.ID:
+		return fmt.Errorf("%s records PostHog id %q, want %q", ref.Name, ref.Status.ID, want.ID)
+	case !strings.EqualFold(ref.Status.RoleID, want.Role):
+		return fmt.Errorf("%s records role %q, want %q", ref.Name, ref.Status.RoleID, want.Role)
 	}
 	return nil
 }
@@ -401,7 +404,7 @@ func testAdoption(t *testing.T, observe string) {
 		if len(refs) != 1 {
 			return fmt.Errorf("%d objects, want 1", len(refs))
 		}
-		return readyWithID(refs[0], byHand.ID)
+		return adopted(refs[0], byHand)
 	}).WithTimeout(patience).WithPolling(200 * time.Millisecond).Should(Succeed())
 
 	// Export what no object manages yet, twice: the same bytes.
@@ -412,7 +415,7 @@ func testAdoption(t *testing.T, observe string) {
 	s.g.Expect(string(first.stderr)).To(ContainSubstring("Exported 3 RoleExternalReferences from the 5 references " +
 		"of PostHog organization " + s.seeded.OrganizationID + " (1 skipped, 1 already managed, 0 filtered out)."))
 	objects := exported(t, first.stdout)
-	wantIDs := map[string]string{} // object name → the PostHog id it must adopt
+	wantRefs := map[string]posthog.Reference{} // object name → the PostHog reference it must adopt
 	for _, obj := range objects {
 		ref, ok := s.refs[obj.Spec.ProviderRoleID]
 		s.g.Expect(ok).To(BeTrue(), "exported an unknown reference %+v", obj.Spec)
@@ -420,10 +423,11 @@ func testAdoption(t *testing.T, observe string) {
 		s.g.Expect(obj.Spec.ConnectionRef.Name).To(Equal("posthog"))
 		s.g.Expect(obj.Spec.DeletionPolicy).To(Equal(iamv1alpha1.DeletionPolicyOrphan))
 		s.g.Expect(obj.Spec.Fields()).To(Equal(expectedFields(ref)))
-		wantIDs[obj.Name] = ref.ID
+		s.g.Expect(obj.Spec.RoleName).To(Equal(s.expectedRoleName(ref)))
+		wantRefs[obj.Name] = ref
 	}
-	s.g.Expect(wantIDs).To(HaveLen(3))
-	s.g.Expect(wantIDs).NotTo(ContainElement(byHand.ID))
+	s.g.Expect(wantRefs).To(HaveLen(3))
+	s.g.Expect(wantRefs).NotTo(ContainElement(byHand))
 
 	mustKubectl(t, first.stdout, "apply", "-f", "-")
 	s.g.Eventually(func() error {
@@ -431,15 +435,15 @@ func testAdoption(t *testing.T, observe string) {
 		if err != nil {
 			return err
 		}
-		if len(refs) != 1+len(wantIDs) {
-			return fmt.Errorf("%d objects, want %d", len(refs), 1+len(wantIDs))
+		if len(refs) != 1+len(wantRefs) {
+			return fmt.Errorf("%d objects, want %d", len(refs), 1+len(wantRefs))
 		}
 		for _, ref := range refs {
-			want := byHand.ID
+			want := byHand
 			if ref.Name != "by-hand" {
-				want = wantIDs[ref.Name]
+				want = wantRefs[ref.Name]
 			}
-			if err := readyWithID(ref, want); err != nil {
+			if err := adopted(ref, want); err != nil {
 				return err
 			}
 		}
@@ -453,6 +457,14 @@ func testAdoption(t *testing.T, observe string) {
 	after := s.export("--unmanaged")
 	s.g.Expect(after.stdout).To(BeEmpty())
 	s.g.Expect(string(after.stderr)).To(ContainSubstring("(1 skipped, 4 already managed, 0 filtered out)"))
+}
+
+// expectedRoleName is the spec.roleName an export of ref writes.
+func (s *scenario) expectedRoleName(ref posthog.Reference) string {
+	if slices.Contains(roleArgs, "--role-uuids") {
+		return ""
+	}
+	return s.ph.Roles(s.seeded.OrganizationID)[ref.Role]
 }
 
 // expectedFields are the spec fields an export of ref writes.
