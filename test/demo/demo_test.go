@@ -48,7 +48,8 @@ func TestDemo(t *testing.T) {
 
 	// Lines the demo must show, in this order.
 	expect := []struct{ what, pattern string }{
-		{"the connection Ready", `(?m)^posthog\s+http://127\.0\.0\.1:\d+\s+` + uuid + `\s+True\s+True\s+Available\s`},
+		// -o wide: ORGANIZATION, UNMANAGED, READY, SYNCED, REASON.
+		{"the connection Ready", `(?m)^posthog\s+http://127\.0\.0\.1:\d+\s+` + uuid + `\s+\d+\s+True\s+True\s+Available\s`},
 		{"a Ready reference with its PostHog id", `(?m)^github-frontend\s+github\s+Frontend team\s+` + uuid + `\s+` +
 			uuid + `\s+True\s+True\s+Available\s`},
 		{"what PostHog holds", `(?m)^` + uuid + `\s+github\s+posthog\s+Frontend team \(12345\)\s+Engineering`},
