@@ -316,7 +316,9 @@ type inventoryExternal struct {
 // anyone acts on that: a list walk can miss an item (offset pagination while
 // others are deleted), and a recorded reference believed gone would be
 // replaced for nothing.
-func (e inventoryExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, recordedID string) (Observation, error) {
+func (e inventoryExternal) Observe(
+	ctx context.Context, desired posthog.ReferenceSpec, recordedID string,
+) (Observation, error) {
 	if err := e.book.ensureFresh(ctx, e.api); err != nil {
 		return Observation{}, err
 	}
