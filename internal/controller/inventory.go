@@ -56,12 +56,15 @@ type Inventory struct {
 }
 
 // References returns the organization's references from the copy, walking
-// the list with api if the copy is stale, and whether this call walked (and
-// so proved api's key).
+// the list with api if the copy is stale (or fresh asks for a walk), and
+// whether this call walked (and so proved api's key).
 func (inv *Inventory) References(
-	ctx context.Context, host, organizationID string, api posthog.API,
+	ctx context.Context, host, organizationID string, api posthog.API, fresh bool,
 ) ([]posthog.Reference, bool, error) {
 	b := inv.External(host, organizationID, api).(inventoryExternal).book
+	if fresh {
+		b.invalidate()
+	}
 	walks := b.walks.Load()
 	if err := b.ensureFresh(ctx, api); err != nil {
 		return nil, false, err

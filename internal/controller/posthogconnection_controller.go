@@ -112,7 +112,9 @@ func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alph
 	if err != nil {
 		return connectionFailure(err)
 	}
-	refs, walked, err := r.Lister.References(ctx, conn.Spec.Host, conn.Spec.OrganizationID, api)
+	// A reconcile request asks for fresh data: the counts too.
+	fresh := reconcileRequest(conn) != "" && reconcileRequest(conn) != conn.Status.LastHandledReconcileAt
+	refs, walked, err := r.Lister.References(ctx, conn.Spec.Host, conn.Spec.OrganizationID, api, fresh)
 	if err == nil && !walked {
 		_, err = api.List(ctx, posthog.ListOptions{Limit: 1})
 	}
@@ -153,10 +155,12 @@ func (r *PostHogConnectionReconciler) countReferences(
 	return counts, nil
 }
 
-// ReferenceLister lists an organization's references and says whether it
-// walked PostHog with api to do so.
+// ReferenceLister lists an organization's references (fresh: walking
+// PostHog whatever any copy says) and says whether it walked PostHog with
+// api to do so.
 type ReferenceLister interface {
-	References(ctx context.Context, host, organizationID string, api posthog.API) ([]posthog.Reference, bool, error)
+	References(ctx context.Context, host, organizationID string, api posthog.API,
+		fresh bool) ([]posthog.Reference, bool, error)
 }
 
 // walkingLister walks the list every time: under --observe=lookup it is
@@ -164,7 +168,7 @@ type ReferenceLister interface {
 type walkingLister struct{}
 
 func (walkingLister) References(
-	ctx context.Context, _, _ string, api posthog.API,
+	ctx context.Context, _, _ string, api posthog.API, _ bool,
 ) ([]posthog.Reference, bool, error) {
 	refs, err := api.ListAll(ctx, posthog.ListOptions{Limit: InventoryPageSize})
 	return refs, err == nil, err
