@@ -91,10 +91,7 @@ func (c *Connections) ForReference(
 	conn := &iamv1alpha1.PostHogConnection{}
 	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, conn); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil, &connectionError{
-				reason:  iamv1alpha1.ReasonConnectionNotReady,
-				message: fmt.Sprintf("PostHogConnection %q not found in namespace %q", name, namespace),
-			}
+			return nil, nil, connectionNotFound(namespace, name)
 		}
 		return nil, nil, err
 	}
@@ -133,6 +130,14 @@ func (c *Connections) ForOrganization(
 	})
 }
 
+// connectionNotFound says a reference's connection does not exist.
+func connectionNotFound(namespace, name string) error {
+	return &connectionError{
+		reason:  iamv1alpha1.ReasonConnectionNotReady,
+		message: fmt.Sprintf("PostHogConnection %q not found in namespace %q", name, namespace),
+	}
+}
+
 // ForDeletion returns the client, host and organization a
 // RoleExternalReference being deleted deletes with. Its connection need not
 // be Ready, nor even exist: when a namespace is deleted, the namespace
@@ -153,10 +158,7 @@ func (c *Connections) ForDeletion(
 			return api, conn.Spec.Host, conn.Spec.OrganizationID, nil
 		}
 	} else {
-		err = &connectionError{
-			reason:  iamv1alpha1.ReasonConnectionNotReady,
-			message: fmt.Sprintf("PostHogConnection %q not found in namespace %q", name, namespace),
-		}
+		err = connectionNotFound(namespace, name)
 	}
 	if last, ok := c.lastClient(key, conn); ok {
 		return last.api, last.host, last.organizationID, nil

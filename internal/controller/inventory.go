@@ -21,7 +21,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -61,12 +60,12 @@ type Inventory struct {
 func (inv *Inventory) References(
 	ctx context.Context, host, organizationID string, api posthog.API, fresh bool,
 ) ([]posthog.Reference, bool, error) {
-	b := inv.External(host, organizationID, api).(inventoryExternal).book
+	b := inv.bookFor(host, organizationID)
 	if fresh {
 		b.invalidate()
 	}
-	walks := b.walks.Load()
-	if err := b.ensureFresh(ctx, api); err != nil {
+	walked, err := b.ensureFresh(ctx, api)
+	if err != nil {
 		return nil, false, err
 	}
 	b.mu.Lock()
@@ -75,13 +74,18 @@ func (inv *Inventory) References(
 	for _, r := range b.byID {
 		refs = append(refs, r)
 	}
-	return refs, b.walks.Load() != walks && b.lastWalkBy == api, nil
+	return refs, walked, nil
 }
 
 // External returns the inventory-backed External for one organization.
 // Connections to the same host and organization share one copy.
 func (inv *Inventory) External(host, organizationID string, api posthog.API) External {
-	key := strings.ToLower(strings.TrimSuffix(host, "/")) + "|" + strings.ToLower(organizationID)
+	return inventoryExternal{book: inv.bookFor(host, organizationID), api: api}
+}
+
+// bookFor is the one copy of an organization on a host.
+func (inv *Inventory) bookFor(host, organizationID string) *book {
+	key := normalizedHost(host) + "|" + strings.ToLower(organizationID)
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	if inv.books == nil {
@@ -92,7 +96,7 @@ func (inv *Inventory) External(host, organizationID string, api posthog.API) Ext
 		b = &book{inv: inv}
 		inv.books[key] = b
 	}
-	return inventoryExternal{book: b, api: api}
+	return b
 }
 
 func (inv *Inventory) now() time.Time {
@@ -122,9 +126,6 @@ type book struct {
 	// lastWalk and lastWalkErr are the last finished walk and its error.
 	lastWalk    chan struct{}
 	lastWalkErr error
-	// walks counts finished walks; lastWalkBy is the client of the last.
-	walks      atomic.Int64
-	lastWalkBy posthog.API
 }
 
 // uniqueKey is one of PostHog's unique constraints, normalized like PostHog
@@ -146,22 +147,23 @@ func keysOf(provider, organization, roleID string, slug *string) []uniqueKey {
 // ensureFresh makes sure the copy is younger than the refresh period,
 // walking the list if it is not. One walk runs at a time: observers that
 // find the copy stale while a walk runs wait for it instead of walking too.
-func (b *book) ensureFresh(ctx context.Context, api posthog.API) error {
+// It reports whether this call walked (with api, so proving api's key).
+func (b *book) ensureFresh(ctx context.Context, api posthog.API) (walked bool, err error) {
 	for {
 		wait, mustWalk := b.freshness()
 		switch {
 		case mustWalk:
-			return b.refresh(ctx, api, wait)
+			return true, b.refresh(ctx, api, wait)
 		case wait == nil:
-			return nil
+			return false, nil
 		}
 		select {
 		case <-wait:
 			if err := b.failureOf(wait); err != nil {
-				return err // the walk waited for failed: its waiters do not each walk again
+				return false, err // the walk waited for failed: its waiters do not each walk again
 			}
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 	}
 }
@@ -211,8 +213,6 @@ func (b *book) refresh(ctx context.Context, api posthog.API, done chan struct{})
 	}
 	b.refreshing, b.changed = nil, nil
 	b.lastWalk, b.lastWalkErr = done, err
-	b.lastWalkBy = api
-	b.walks.Add(1)
 	close(done)
 	return err
 }
@@ -322,7 +322,7 @@ type inventoryExternal struct {
 func (e inventoryExternal) Observe(
 	ctx context.Context, desired posthog.ReferenceSpec, recordedID string,
 ) (Observation, error) {
-	if err := e.book.ensureFresh(ctx, e.api); err != nil {
+	if _, err := e.book.ensureFresh(ctx, e.api); err != nil {
 		return Observation{}, err
 	}
 	obs := e.book.observe(desired)

@@ -205,12 +205,11 @@ func (r *PostHogConnectionReconciler) releaseWhenUnused(
 // holds in memory, once no reference names the connection any more: until
 // then it may finish their deletions.
 func (r *PostHogConnectionReconciler) forgetWhenUnused(ctx context.Context, key types.NamespacedName) error {
-	var refs iamv1alpha1.RoleExternalReferenceList
-	if err := r.List(ctx, &refs, client.InNamespace(key.Namespace),
-		client.MatchingFields{indexReferenceConnection: key.Name}); err != nil {
+	refs, err := referencesUsing(ctx, r, key)
+	if err != nil {
 		return err
 	}
-	if len(refs.Items) == 0 {
+	if len(refs) == 0 {
 		r.Connections.Forget(key)
 	}
 	return nil
@@ -221,15 +220,14 @@ func (r *PostHogConnectionReconciler) forgetWhenUnused(ctx context.Context, key 
 func (r *PostHogConnectionReconciler) stillNeeded(
 	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
 ) (bool, error) {
-	var refs iamv1alpha1.RoleExternalReferenceList
-	if err := r.List(ctx, &refs, client.InNamespace(conn.Namespace),
-		client.MatchingFields{indexReferenceConnection: conn.Name}); err != nil {
+	refs, err := referencesUsing(ctx, r, client.ObjectKeyFromObject(conn))
+	if err != nil {
 		return false, err
 	}
-	if len(refs.Items) == 0 {
+	if len(refs) == 0 {
 		return false, nil
 	}
-	for _, ref := range refs.Items {
+	for _, ref := range refs {
 		if !ref.DeletionTimestamp.IsZero() && controllerutil.ContainsFinalizer(&ref, Finalizer) {
 			return true, nil
 		}

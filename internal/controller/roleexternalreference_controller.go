@@ -618,13 +618,19 @@ func (s *referenceSync) connectForDeletion(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.ext, s.api = s.reconciler.NewExternal(host, organizationID, api), api
-	s.host, s.organizationID = host, organizationID
+	s.use(api, host, organizationID)
 	if s.ref.Spec.RoleName != "" {
 		// What the last reconcile resolved: a deletion needs no role name.
 		s.desired.Role = s.ref.Status.RoleID
 	}
 	return nil
+}
+
+// use makes api, for organizationID on host, where this reconcile observes
+// and creates.
+func (s *referenceSync) use(api posthog.API, host, organizationID string) {
+	s.ext, s.api = s.reconciler.NewExternal(host, organizationID, api), api
+	s.host, s.organizationID = host, organizationID
 }
 
 // pausedBy names what pauses this object: itself or its connection ("" if
@@ -666,8 +672,7 @@ func (s *referenceSync) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.ext, s.api = s.reconciler.NewExternal(conn.Spec.Host, conn.Spec.OrganizationID, api), api
-	s.host, s.organizationID = conn.Spec.Host, conn.Spec.OrganizationID
+	s.use(api, conn.Spec.Host, conn.Spec.OrganizationID)
 	if requested := reconcileRequest(s.ref); requested != "" && requested != s.ref.Status.LastHandledReconcileAt {
 		s.ext = freshObservation{External: s.ext, lookup: lookupExternal{api: api}}
 		s.ref.Status.LastHandledReconcileAt = requested
@@ -704,7 +709,7 @@ func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager, max
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.RoleExternalReference{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
-		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.referencesUsing)).
+		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.requestsForReferencesUsing)).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(maxConcurrent, 1),
 			RateLimiter:             retryBackoff(),
@@ -713,12 +718,13 @@ func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager, max
 		Complete(r)
 }
 
-// referencesUsing maps a connection to the references that name it.
-func (r *RoleExternalReferenceReconciler) referencesUsing(ctx context.Context, conn client.Object) []reconcile.Request {
-	var refs iamv1alpha1.RoleExternalReferenceList
-	if err := r.List(ctx, &refs, client.InNamespace(conn.GetNamespace()),
-		client.MatchingFields{indexReferenceConnection: conn.GetName()}); err != nil {
+// requestsForReferencesUsing maps a connection to the references that name it.
+func (r *RoleExternalReferenceReconciler) requestsForReferencesUsing(
+	ctx context.Context, conn client.Object,
+) []reconcile.Request {
+	refs, err := referencesUsing(ctx, r, client.ObjectKeyFromObject(conn))
+	if err != nil {
 		return nil
 	}
-	return requestsFor(refs.Items)
+	return requestsFor(refs)
 }

@@ -17,6 +17,8 @@ limitations under the License.
 package controller
 
 import (
+	"context"
+
 	"fmt"
 	"maps"
 	"time"
@@ -31,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
@@ -144,6 +147,17 @@ func retryBackoff() workqueue.TypedRateLimiter[reconcile.Request] {
 		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, maxRetryDelay),
 		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
 	)
+}
+
+// referencesUsing lists, from the cache, the references that name the
+// connection conn.
+func referencesUsing(
+	ctx context.Context, reader client.Reader, conn client.ObjectKey,
+) ([]iamv1alpha1.RoleExternalReference, error) {
+	var refs iamv1alpha1.RoleExternalReferenceList
+	err := reader.List(ctx, &refs, client.InNamespace(conn.Namespace),
+		client.MatchingFields{indexReferenceConnection: conn.Name})
+	return refs.Items, err
 }
 
 // requestsFor turns listed objects into reconcile requests.
