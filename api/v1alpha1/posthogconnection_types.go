@@ -25,6 +25,12 @@ import (
 // apiKeySecretRef.key is not set.
 const DefaultAPIKeySecretKey = "apiKey"
 
+// DefaultHost is spec.host when it is not set: PostHog's US cloud. The
+// +kubebuilder:default marker on Host cannot name a constant, so it repeats
+// the value; internal/export's tests check the generated CRD's default is
+// this one.
+const DefaultHost = "https://us.posthog.com"
+
 // PostHogConnectionSpec says which PostHog organization to manage and with
 // which personal API key.
 type PostHogConnectionSpec struct {
