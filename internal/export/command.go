@@ -10,9 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -24,11 +22,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/apikey"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
-
-// defaultHost is the CRD's default for spec.host.
-const defaultHost = "https://us.posthog.com"
 
 const rootLong = `kubectl posthog works with the PostHog role external references that the
 posthog-operator manages as RoleExternalReferences.
@@ -282,13 +278,15 @@ func (o *exportOptions) resolve(ctx context.Context, kube client.Client) (target
 		}
 		return target{}, fmt.Errorf("reading PostHogConnection %s/%s: %w", namespace, o.connection, err)
 	}
-	key, err := readAPIKey(ctx, kube, conn)
+	// The Secret is read as the manager reads it, logging nothing; the
+	// error names the Secret and its data key, never the value.
+	key, err := apikey.Read(ctx, kube, conn)
 	if err != nil {
-		return target{}, err
+		return target{}, fmt.Errorf("reading the API key of PostHogConnection %s/%s: %w", namespace, o.connection, err)
 	}
 	return target{
-		cfg: posthog.Config{Host: cmp.Or(conn.Spec.Host, defaultHost), OrganizationID: conn.Spec.OrganizationID,
-			APIKey: key},
+		cfg: posthog.Config{Host: cmp.Or(conn.Spec.Host, iamv1alpha1.DefaultHost),
+			OrganizationID: conn.Spec.OrganizationID, APIKey: key},
 		namespace: namespace,
 	}, nil
 }
@@ -300,26 +298,6 @@ func (o *exportOptions) namespace() (string, error) {
 		return "", fmt.Errorf("finding the namespace: %w", err)
 	}
 	return namespace, nil
-}
-
-// readAPIKey reads the connection's API key from its Secret. client-go logs
-// response bodies through the context's logger at -v=8 and up: this read
-// gets a logger that discards everything, so the Secret reaches no log
-// whatever -v says (as the manager's own read does).
-func readAPIKey(ctx context.Context, kube client.Client, conn *iamv1alpha1.PostHogConnection) (string, error) {
-	name := types.NamespacedName{Namespace: conn.Namespace, Name: conn.Spec.APIKeySecretRef.Name}
-	field := cmp.Or(conn.Spec.APIKeySecretRef.Key, iamv1alpha1.DefaultAPIKeySecretKey)
-	secret := &corev1.Secret{}
-	if err := kube.Get(logr.NewContext(ctx, logr.Discard()), name, secret); err != nil {
-		return "", fmt.Errorf("reading the API key of PostHogConnection %s/%s from Secret %q: %w",
-			conn.Namespace, conn.Name, name.Name, err)
-	}
-	key := strings.TrimSpace(string(secret.Data[field]))
-	if key == "" {
-		return "", fmt.Errorf("secret %s/%s has no non-empty key %q, the API key PostHogConnection %q names",
-			name.Namespace, name.Name, field, conn.Name)
-	}
-	return key, nil
 }
 
 func (o *exportOptions) readKeyFile() (string, error) {

@@ -378,8 +378,20 @@ func TestExportFromAConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := runCommand(t, kube, "", "export", "--connection", "posthog", "-n", "team-a")
-		if got.err == nil || !strings.Contains(got.err.Error(), `secret team-a/posthog-key has no non-empty key "token"`) ||
-			strings.Contains(got.err.Error(), ph.seeded.APIKey) {
+		if got.err == nil || !strings.Contains(got.err.Error(), `PostHogConnection team-a/posthog: `+
+			`Secret "posthog-key" has no non-empty key "token"`) || strings.Contains(got.err.Error(), ph.seeded.APIKey) {
+			t.Errorf("error %v", got.err)
+		}
+	})
+	t.Run("no Secret", func(t *testing.T) {
+		kube := cluster(t, ph, nil, interceptor.Funcs{})
+		if err := kube.Delete(context.Background(), &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+			Namespace: "team-a", Name: "posthog-key"}}); err != nil {
+			t.Fatal(err)
+		}
+		got := runCommand(t, kube, "", "export", "--connection", "posthog", "-n", "team-a")
+		if got.err == nil || !strings.Contains(got.err.Error(), `PostHogConnection team-a/posthog: `+
+			`Secret "posthog-key" not found in namespace "team-a"; create it with the PostHog API key under key "token"`) {
 			t.Errorf("error %v", got.err)
 		}
 	})
