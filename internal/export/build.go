@@ -5,7 +5,6 @@
 package export
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -87,7 +86,6 @@ func describe(ref posthog.Reference) string {
 // keep and the CRD can represent.
 func Build(in Input, opts Options) Result {
 	result := Result{Total: len(in.References)}
-	policy := cmp.Or(opts.DeletionPolicy, iamv1alpha1.DeletionPolicyOrphan)
 	roleNames := map[string]string{}
 	for _, role := range in.Roles {
 		roleNames[strings.ToLower(role.ID)] = role.Name
@@ -101,7 +99,7 @@ func Build(in Input, opts Options) Result {
 		case in.Managed != nil && in.Managed[strings.ToLower(ref.ID)]:
 			result.Managed++
 		default:
-			if reason := unrepresentable(ref); reason != "" {
+			if reason := unrepresentable(specOf(ref, opts).Fields()); reason != "" {
 				result.Skipped = append(result.Skipped, Skipped{Reference: ref, Reason: reason})
 				continue
 			}
@@ -121,7 +119,7 @@ func Build(in Input, opts Options) Result {
 				Reason: "another reference of the same keys gets the name " + name})
 			continue
 		}
-		obj := newObject(name, ref, opts, policy)
+		obj := newObject(name, ref, opts)
 		if !opts.RoleUUIDs {
 			roleName, ok := roleNames[strings.ToLower(ref.Role)]
 			switch {

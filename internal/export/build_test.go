@@ -35,9 +35,9 @@ func TestEveryFieldIsFilled(t *testing.T) {
 	}
 	byID := map[string]Object{}
 	for _, o := range result.Objects {
-		byID[o.Reference().ID] = o
+		byID[o.reference.ID] = o
 	}
-	want := map[string]Spec{
+	want := map[string]iamv1alpha1.RoleExternalReferenceSpec{
 		withSlug.ID: {ConnectionRef: iamv1alpha1.ConnectionReference{Name: "posthog"}, Provider: "github",
 			ProviderOrganizationID: "posthog", ProviderRoleID: "12345", ProviderRoleSlug: "frontend-team",
 			ProviderRoleName: "Team 12345", RoleName: "Engineering", DeletionPolicy: iamv1alpha1.DeletionPolicyOrphan},
@@ -81,8 +81,8 @@ func TestTheRoleIsNamedWhereTheRolesListNamesIt(t *testing.T) {
 			opts.RoleUUIDs = tt.roleUUIDs
 			result := Build(in, opts)
 			for _, o := range result.Objects {
-				if got := [2]string{o.Spec.Role, o.Spec.RoleName}; got != tt.want[o.Reference().ID] {
-					t.Errorf("%s: role %q roleName %q, want %q", o.Metadata.Name, got[0], got[1], tt.want[o.Reference().ID])
+				if got := [2]string{o.Spec.Role, o.Spec.RoleName}; got != tt.want[o.reference.ID] {
+					t.Errorf("%s: role %q roleName %q, want %q", o.Metadata.Name, got[0], got[1], tt.want[o.reference.ID])
 				}
 			}
 			if len(result.Notes) != tt.wantNotes ||
@@ -185,7 +185,7 @@ func TestReferencesTheCRDCannotRepresentAreSkippedWithTheReason(t *testing.T) {
 				}
 				return
 			}
-			if len(result.Objects) != 1 || result.Objects[0].Reference().ID != fine.ID {
+			if len(result.Objects) != 1 || result.Objects[0].reference.ID != fine.ID {
 				t.Errorf("exported %v, want only %s", providerRoleIDs(result.Objects), fine.ID)
 			}
 			if len(result.Skipped) != 1 || result.Skipped[0].Reference.ID != odd.ID ||

@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 
 	"sigs.k8s.io/yaml"
@@ -10,15 +11,15 @@ import (
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
-// Object is a RoleExternalReference manifest as the export writes it. It is
-// its own type rather than iamv1alpha1.RoleExternalReference so that it
-// carries nothing but the fields applied (no status, no creationTimestamp),
-// and can name the role by spec.roleName.
+// Object is a RoleExternalReference manifest as the export writes it: the
+// API's own spec, under an envelope of its own rather than
+// iamv1alpha1.RoleExternalReference so that it carries nothing but what is
+// applied (no status, no creationTimestamp).
 type Object struct {
-	APIVersion string   `json:"apiVersion"`
-	Kind       string   `json:"kind"`
-	Metadata   Metadata `json:"metadata"`
-	Spec       Spec     `json:"spec"`
+	APIVersion string                                `json:"apiVersion"`
+	Kind       string                                `json:"kind"`
+	Metadata   Metadata                              `json:"metadata"`
+	Spec       iamv1alpha1.RoleExternalReferenceSpec `json:"spec"`
 
 	// reference is the PostHog reference the object adopts.
 	reference posthog.Reference
@@ -30,39 +31,29 @@ type Metadata struct {
 	Namespace string `json:"namespace,omitempty"`
 }
 
-// Spec is a RoleExternalReference spec, with exactly one of Role and
-// RoleName set.
-type Spec struct {
-	ConnectionRef          iamv1alpha1.ConnectionReference `json:"connectionRef"`
-	Provider               string                          `json:"provider"`
-	ProviderOrganizationID string                          `json:"providerOrganizationId"`
-	ProviderRoleID         string                          `json:"providerRoleId"`
-	ProviderRoleSlug       string                          `json:"providerRoleSlug,omitempty"`
-	ProviderRoleName       string                          `json:"providerRoleName"`
-	Role                   string                          `json:"role,omitempty"`
-	RoleName               string                          `json:"roleName,omitempty"`
-	DeletionPolicy         iamv1alpha1.DeletionPolicy      `json:"deletionPolicy"`
-}
-
-// Reference is the PostHog reference the object adopts once applied.
-func (o Object) Reference() posthog.Reference { return o.reference }
-
-func newObject(name string, ref posthog.Reference, opts Options, policy iamv1alpha1.DeletionPolicy) Object {
+// newObject is the object named name that adopts ref.
+func newObject(name string, ref posthog.Reference, opts Options) Object {
 	return Object{
 		APIVersion: iamv1alpha1.GroupVersion.String(),
 		Kind:       "RoleExternalReference",
 		Metadata:   Metadata{Name: name, Namespace: opts.Namespace},
-		Spec: Spec{
-			ConnectionRef:          iamv1alpha1.ConnectionReference{Name: opts.Connection},
-			Provider:               ref.Provider,
-			ProviderOrganizationID: ref.ProviderOrganizationID,
-			ProviderRoleID:         ref.ProviderRoleID,
-			ProviderRoleSlug:       slugOf(ref),
-			ProviderRoleName:       ref.ProviderRoleName,
-			Role:                   ref.Role,
-			DeletionPolicy:         policy,
-		},
-		reference: ref,
+		Spec:       specOf(ref, opts),
+		reference:  ref,
+	}
+}
+
+// specOf is the spec that adopts ref, naming its role by UUID (spec.role;
+// Build names it by spec.roleName where it can).
+func specOf(ref posthog.Reference, opts Options) iamv1alpha1.RoleExternalReferenceSpec {
+	return iamv1alpha1.RoleExternalReferenceSpec{
+		ConnectionRef:          iamv1alpha1.ConnectionReference{Name: opts.Connection},
+		Provider:               ref.Provider,
+		ProviderOrganizationID: ref.ProviderOrganizationID,
+		ProviderRoleID:         ref.ProviderRoleID,
+		ProviderRoleSlug:       slugOf(ref),
+		ProviderRoleName:       ref.ProviderRoleName,
+		Role:                   ref.Role,
+		DeletionPolicy:         cmp.Or(opts.DeletionPolicy, iamv1alpha1.DeletionPolicyOrphan),
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"unicode/utf8"
 
+	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
@@ -19,24 +20,24 @@ type fieldRule struct {
 	minLength int
 	maxLength int
 	pattern   string // "" for none
-	value     func(posthog.Reference) string
+	value     func(iamv1alpha1.MappingFields) string
 }
 
 const uuidPattern = `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
 
 var specRules = []fieldRule{
 	{field: "provider", minLength: 1, maxLength: 32, pattern: `^\S+$`,
-		value: func(r posthog.Reference) string { return r.Provider }},
+		value: func(f iamv1alpha1.MappingFields) string { return f.Provider }},
 	{field: "providerOrganizationId", minLength: 1, maxLength: 255, pattern: `\S`,
-		value: func(r posthog.Reference) string { return r.ProviderOrganizationID }},
+		value: func(f iamv1alpha1.MappingFields) string { return f.ProviderOrganizationID }},
 	{field: "providerRoleId", minLength: 1, maxLength: 255, pattern: `\S`,
-		value: func(r posthog.Reference) string { return r.ProviderRoleID }},
+		value: func(f iamv1alpha1.MappingFields) string { return f.ProviderRoleID }},
 	{field: "providerRoleSlug", optional: true, maxLength: 255,
-		value: func(r posthog.Reference) string { return slugOf(r) }},
+		value: func(f iamv1alpha1.MappingFields) string { return f.ProviderRoleSlug }},
 	{field: "providerRoleName", minLength: 1, maxLength: 255,
-		value: func(r posthog.Reference) string { return r.ProviderRoleName }},
+		value: func(f iamv1alpha1.MappingFields) string { return f.ProviderRoleName }},
 	{field: "role", pattern: uuidPattern,
-		value: func(r posthog.Reference) string { return r.Role }},
+		value: func(f iamv1alpha1.MappingFields) string { return f.Role }},
 }
 
 // roleNameRule is the CRD's rule for spec.roleName. A role whose name breaks
@@ -59,11 +60,11 @@ var compiledPatterns = func() map[string]*regexp.Regexp {
 	return out
 }()
 
-// unrepresentable says why the CRD cannot hold ref ("" when it can): the
-// first field the API server would refuse, and its rule.
-func unrepresentable(ref posthog.Reference) string {
+// unrepresentable says why the CRD cannot hold a spec of these fields (""
+// when it can): the first field the API server would refuse, and its rule.
+func unrepresentable(fields iamv1alpha1.MappingFields) string {
 	for _, rule := range specRules {
-		value := rule.value(ref)
+		value := rule.value(fields)
 		length := utf8.RuneCountInString(value)
 		switch {
 		case value == "" && rule.optional:
