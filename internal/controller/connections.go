@@ -18,12 +18,12 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/apikey"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
@@ -253,44 +254,37 @@ func (c *Connections) secretMetadata(
 	return secret, nil
 }
 
+// readAPIKey reads conn's API key from its Secret with the uncached reader,
+// logging nothing: the rule internal/apikey keeps for the manager and the
+// kubectl plugin alike.
 func (c *Connections) readAPIKey(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (string, error) {
-	secret := &corev1.Secret{}
-	name := types.NamespacedName{Namespace: conn.Namespace, Name: conn.Spec.APIKeySecretRef.Name}
-	// client-go logs response bodies through the context's logger at high
-	// verbosity (V(8) and up): a Secret read must never reach a log, whatever
-	// --zap-log-level says, so this one call logs nothing.
-	quiet := logr.NewContext(ctx, logr.Discard())
-	if err := c.APIReader.Get(quiet, name, secret); err != nil {
+	apiKey, err := apikey.Read(ctx, c.APIReader, conn)
+	if err != nil {
 		return "", secretError(err, conn)
 	}
-	field := secretKeyOf(conn)
-	value := strings.TrimSpace(string(secret.Data[field]))
-	if value == "" {
-		return "", &connectionError{
-			reason: iamv1alpha1.ReasonSecretNotFound,
-			message: fmt.Sprintf("Secret %q has no non-empty key %q; put the PostHog personal API key there",
-				name.Name, field),
-		}
-	}
-	return value, nil
+	return apiKey, nil
 }
 
+// secretError is a connectionError SecretNotFound when conn's Secret, or the
+// API key in it, is missing (internal/apikey's message); other errors as
+// they are.
 func secretError(err error, conn *iamv1alpha1.PostHogConnection) error {
-	if !apierrors.IsNotFound(err) {
+	var notFound *apikey.NotFoundError
+	var missing *apikey.MissingKeyError
+	switch {
+	case errors.As(err, &notFound), errors.As(err, &missing):
+	case apierrors.IsNotFound(err): // the Secret's metadata, from the cache
+		err = &apikey.NotFoundError{Namespace: conn.Namespace, Secret: conn.Spec.APIKeySecretRef.Name,
+			Key: secretKeyOf(conn), Err: err}
+	default:
 		return err
 	}
-	return &connectionError{
-		reason: iamv1alpha1.ReasonSecretNotFound,
-		message: fmt.Sprintf("Secret %q not found in namespace %q; create it with the PostHog API key under key %q",
-			conn.Spec.APIKeySecretRef.Name, conn.Namespace, secretKeyOf(conn)),
-	}
+	return &connectionError{reason: iamv1alpha1.ReasonSecretNotFound, message: err.Error()}
 }
 
+// secretKeyOf is the key of conn's Secret that holds the API key.
 func secretKeyOf(conn *iamv1alpha1.PostHogConnection) string {
-	if conn.Spec.APIKeySecretRef.Key == "" {
-		return iamv1alpha1.DefaultAPIKeySecretKey
-	}
-	return conn.Spec.APIKeySecretRef.Key
+	return apikey.DataKey(conn.Spec.APIKeySecretRef.Key)
 }
 
 func describeCondition(c *metav1.Condition) string {
