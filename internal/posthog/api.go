@@ -27,8 +27,11 @@ type API interface {
 	// "already exists" the safe signal to look the reference up.
 	Create(ctx context.Context, spec ReferenceSpec) (Reference, error)
 
-	// Delete deletes the reference with the given id. A 404 is returned as an
-	// *Error of KindNotFound; callers deleting treat it as done.
+	// Delete deletes the reference with the given id. PostHog's own 404 (its
+	// JSON error body, "Not found.") is returned as an *Error of
+	// KindNotFound; callers deleting treat it as done. Any other 404 (an
+	// ingress's HTML page, an empty body) is KindUnknown: the reference may
+	// still be there.
 	Delete(ctx context.Context, id string) error
 
 	// ListRoles walks every page of the organization's roles (PostHog's

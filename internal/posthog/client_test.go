@@ -531,6 +531,8 @@ func TestErrorResponsesAreClassifiedAndEachCallIsOneRequest(t *testing.T) {
 		{"a bad key is unauthenticated", reply(401, `{"detail":"Invalid."}`), listCall, KindUnauthenticated},
 		{"a missing scope is forbidden", reply(403, `{"detail":"No."}`), listCall, KindForbidden},
 		{"a delete of an unknown id is not found", reply(404, notFoundBody), deleteCall, KindNotFound},
+		{"a proxy's HTML 404 on a delete is unknown", reply(404, "<html>Not Found</html>"), deleteCall, KindUnknown},
+		{"an empty 404 on a delete is unknown", reply(404, ""), deleteCall, KindUnknown},
 		{"a method PostHog lacks is not allowed", reply(405, `{"detail":"No."}`), deleteCall, KindMethodNotAllowed},
 		{"a proxy's HTML 502 on a list is returned at once", html502, listCall, KindServer},
 		{"a 503 on a delete is returned at once", reply(503, ""), deleteCall, KindServer},

@@ -655,6 +655,28 @@ func TestContractADeleteRepeatedAfterALostResponseIsNotFound(t *testing.T) {
 	}
 }
 
+// An ingress in front of PostHog answers a 404 of its own (here its sign-in
+// page): the reference is still there, so the client must not say it is gone.
+func TestContractAProxysHTML404OnADeleteIsNotNotFound(t *testing.T) {
+	t.Parallel()
+	env := newContractEnv(t)
+	env.ph.AddFault(inmemory.Fault{Endpoint: inmemory.EndpointDelete, Times: 1,
+		Action: inmemory.HTMLPage(http.StatusNotFound)})
+	ref := env.put(t, env.spec("1", ""))
+
+	err := env.client(t).Delete(context.Background(), ref.ID)
+	if posthog.IsNotFound(err) {
+		t.Fatalf("a proxy's HTML 404 was taken for PostHog's not found: %v", err)
+	}
+	e := requireError(t, err, posthog.KindUnknown)
+	if e.StatusCode != http.StatusNotFound || !strings.Contains(e.Detail, "without PostHog's error body") {
+		t.Errorf("status, detail = %d, %q; want 404 and a detail saying PostHog did not answer", e.StatusCode, e.Detail)
+	}
+	if refs := env.ph.References(env.seeded.OrganizationID); len(refs) != 1 {
+		t.Errorf("%d references left, want 1: the proxy deleted nothing", len(refs))
+	}
+}
+
 // Both tests below run PostHog and the client on one fake clock, so the
 // waits they check are exact and no real time passes between calls.
 func TestContractServerRateLimitPausesTheClientsLimiter(t *testing.T) {

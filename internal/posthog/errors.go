@@ -21,8 +21,10 @@ type Kind int
 // The kinds of failure. KindUnknown is also what KindOf reports for an error
 // that is not an *Error.
 const (
-	// KindUnknown is an unexpected status (a redirect, 409, 413, ...) or a
-	// foreign error.
+	// KindUnknown is an unexpected answer (a redirect, 409, 413, ..., or a
+	// 404 without PostHog's error body, from an ingress or proxy in front of
+	// it) or a foreign error. Nothing is known of what it did: a write may
+	// have landed.
 	KindUnknown Kind = iota
 	// KindValidation is a 400 PostHog gave for the request's content.
 	KindValidation
@@ -33,8 +35,11 @@ const (
 	KindUnauthenticated
 	// KindForbidden is a 403: missing scope, not an admin, other organization.
 	KindForbidden
-	// KindNotFound is a 404 about the thing asked for: an unknown reference
-	// id. Only this 404 means a reference is gone.
+	// KindNotFound is PostHog's own 404 about the thing asked for (its JSON
+	// error body with code "not_found"): an unknown reference id. Only this
+	// 404 means a reference is gone; a 404 with any other body is an
+	// ingress or proxy speaking, says nothing of PostHog's data, and is
+	// KindUnknown.
 	KindNotFound
 	// KindMethodNotAllowed is a 405: the server has no such operation.
 	KindMethodNotAllowed
@@ -48,7 +53,8 @@ const (
 	KindTransport
 	// KindDecode is a 2xx whose body is not what the API documents.
 	KindDecode
-	// KindOrganizationNotFound is PostHog's 404 "Organization not found.":
+	// KindOrganizationNotFound is PostHog's 404 "Organization not found."
+	// (in its JSON error body, as for KindNotFound):
 	// the organization is deleted, its id wrong, or (on some PostHog
 	// versions) the key's user no longer a member. It says nothing about any
 	// reference: a DELETE answered so deleted nothing.
@@ -146,7 +152,9 @@ func KindOf(err error) Kind {
 	return KindUnknown
 }
 
-// IsNotFound reports whether err is a 404 from PostHog.
+// IsNotFound reports whether err is PostHog's own 404 for an unknown
+// reference (KindNotFound). A 404 without PostHog's error body, which an
+// ingress or proxy gives, is not: it says nothing about the reference.
 func IsNotFound(err error) bool { return KindOf(err) == KindNotFound }
 
 // IsAlreadyExists reports whether err says PostHog's unique constraints
@@ -180,6 +188,10 @@ const (
 	// organizationNotFound is the detail of the 404 PostHog gives for an
 	// organization out of reach, on every route under it.
 	organizationNotFound = "organization not found"
+	// codeNotFound is the code of PostHog's 404s, DRF's NotFound.
+	codeNotFound = "not_found"
+	// foreignNotFound is the detail of a 404 whose body is not PostHog's.
+	foreignNotFound = "a 404 without PostHog's error body: an ingress or proxy answered, not PostHog"
 )
 
 // sanitizer makes server- and transport-provided text safe to put in an
@@ -232,36 +244,75 @@ type failedResponse struct {
 // place that maps statuses and bodies to kinds.
 func classifyResponse(rt route, resp failedResponse, s sanitizer) *Error {
 	e := &Error{StatusCode: resp.status, Method: rt.method, Endpoint: rt.name}
-	detail := decodeErrorBody(e, resp.body, s)
-	if detail == "" {
+	said := decodeErrorBody(e, resp.body, s)
+	e.Kind = kindForStatus(resp.status, said)
+	detail := said.detail
+	switch {
+	case resp.status == http.StatusNotFound && e.Kind == KindUnknown:
+		detail = joinDetail(foreignNotFound, detail)
+	case detail == "":
 		detail = http.StatusText(resp.status) + " (no PostHog error body)"
 	}
 	e.Detail = s.clean(detail, maxDetailRunes)
-	e.Kind = kindForStatus(resp.status, detail)
 	if e.Kind == KindThrottled {
 		e.RetryAfter = throttleWait(resp.header, detail, resp.now)
 	}
 	return e
 }
 
+// answer is what a failed response's body said.
+type answer struct {
+	// detail is the raw detail, or "" for a body that says nothing.
+	detail string
+	// code is the raw code of PostHog's shape, or "".
+	code string
+	// postHogs is true when the body is PostHog's error shape: a JSON
+	// object with all four fields, type, code and detail strings and attr
+	// a string or null. PostHog's exception handler always writes all four.
+	postHogs bool
+}
+
 // decodeErrorBody fills e's type, code and attr from a JSON error body and
-// returns the raw detail, or "" for a body that is not a JSON object.
-func decodeErrorBody(e *Error, body []byte, s sanitizer) string {
+// returns what it said; a body that is not a JSON object says nothing.
+func decodeErrorBody(e *Error, body []byte, s sanitizer) answer {
 	var eb errorBody
 	if err := json.Unmarshal(body, &eb); err != nil || !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
-		return ""
+		return answer{}
 	}
 	e.Type = s.clean(rawText(eb.Type), maxTokenRunes)
 	e.Code = s.clean(rawText(eb.Code), maxTokenRunes)
 	e.Attr = s.clean(rawText(eb.Attr), maxTokenRunes)
-	if detail := rawText(eb.Detail); detail != "" {
-		return detail
+	said := answer{detail: rawText(eb.Detail)}
+	if eb.isPostHogs() {
+		said.code, said.postHogs = rawText(eb.Code), true
+	}
+	if said.detail != "" {
+		return said
 	}
 	if compact := compactJSON(body); eb.Type == nil && eb.Code == nil && compact != "{}" {
 		// Not PostHog's shape (e.g. DRF's {"field": ["msg"]}): the body is the detail.
-		return compact
+		said.detail = compact
 	}
-	return ""
+	return said
+}
+
+// isPostHogs reports whether eb has PostHog's error shape (see answer).
+func (eb errorBody) isPostHogs() bool {
+	return isJSONString(eb.Type) && isJSONString(eb.Code) && isJSONString(eb.Detail) &&
+		(isJSONString(eb.Attr) || string(eb.Attr) == "null")
+}
+
+// isJSONString reports whether raw is a JSON string. An absent field is not.
+func isJSONString(raw json.RawMessage) bool {
+	return len(raw) > 0 && raw[0] == '"'
+}
+
+// joinDetail is note, followed by what the body said when it said anything.
+func joinDetail(note, detail string) string {
+	if detail == "" {
+		return note
+	}
+	return note + ": " + detail
 }
 
 // rawText renders a raw JSON value as text: a string unquoted, null as "",
@@ -285,7 +336,9 @@ func compactJSON(raw []byte) string {
 	return out.String()
 }
 
-func kindForStatus(status int, detail string) Kind {
+// kindForStatus maps a status, and what the body said, to a kind.
+func kindForStatus(status int, said answer) Kind {
+	detail := said.detail
 	switch {
 	case status == http.StatusBadRequest && strings.Contains(strings.ToLower(detail), alreadyExists):
 		return KindAlreadyExists
@@ -295,10 +348,8 @@ func kindForStatus(status int, detail string) Kind {
 		return KindUnauthenticated
 	case status == http.StatusForbidden:
 		return KindForbidden
-	case status == http.StatusNotFound && strings.Contains(strings.ToLower(detail), organizationNotFound):
-		return KindOrganizationNotFound
 	case status == http.StatusNotFound:
-		return KindNotFound
+		return kindForNotFound(said)
 	case status == http.StatusMethodNotAllowed:
 		return KindMethodNotAllowed
 	case status == http.StatusTooManyRequests:
@@ -307,6 +358,21 @@ func kindForStatus(status int, detail string) Kind {
 		return KindServer
 	default:
 		return KindUnknown
+	}
+}
+
+// kindForNotFound tells PostHog's own 404s, the only ones that say anything
+// about PostHog's data, from any other (an ingress's HTML page, an empty
+// body, another JSON shape), which is KindUnknown: taking a proxy's 404 for
+// "the reference is gone" would drop a finalizer while the reference lives.
+func kindForNotFound(said answer) Kind {
+	switch {
+	case !said.postHogs || said.code != codeNotFound:
+		return KindUnknown
+	case strings.Contains(strings.ToLower(said.detail), organizationNotFound):
+		return KindOrganizationNotFound
+	default:
+		return KindNotFound
 	}
 }
 

@@ -111,6 +111,72 @@ func TestClassifyResponse(t *testing.T) {
 			wantKind: KindOrganizationNotFound, wantCode: "not_found", wantDetail: "Organization not found.",
 		},
 		{
+			name:       "a proxy's HTML 403 is still forbidden: only a 404 needs PostHog's body",
+			status:     403,
+			body:       "<html><h1>403 Forbidden</h1></html>",
+			wantKind:   KindForbidden,
+			wantDetail: "Forbidden (no PostHog error body)",
+		},
+		{
+			name:     "an ingress's HTML 404 is unknown, not not found",
+			status:   404,
+			body:     "<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>",
+			wantKind: KindUnknown, wantDetail: foreignNotFound,
+		},
+		{
+			name:     "an empty 404 is unknown, not not found",
+			status:   404,
+			wantKind: KindUnknown, wantDetail: foreignNotFound,
+		},
+		{
+			name:     "a 404 in another JSON shape is unknown and shows the body",
+			status:   404,
+			body:     `{"error":"nope"}`,
+			wantKind: KindUnknown, wantDetail: foreignNotFound + `: {"error":"nope"}`,
+		},
+		{
+			name:     "a 404 in another JSON shape with a detail is unknown",
+			status:   404,
+			body:     `{"detail":"Not found."}`,
+			wantKind: KindUnknown, wantDetail: foreignNotFound + ": Not found.",
+		},
+		{
+			name:     "a 404 with PostHog's fields but another code is unknown",
+			status:   404,
+			body:     `{"type":"invalid_request","code":"gone","detail":"Not found.","attr":null}`,
+			wantKind: KindUnknown, wantCode: "gone", wantDetail: foreignNotFound + ": Not found.",
+		},
+		{
+			name:     "a 404 missing PostHog's attr is unknown",
+			status:   404,
+			body:     `{"type":"invalid_request","code":"not_found","detail":"Not found."}`,
+			wantKind: KindUnknown, wantCode: "not_found", wantDetail: foreignNotFound + ": Not found.",
+		},
+		{
+			name:     "a 404 whose code is not a string is unknown",
+			status:   404,
+			body:     `{"type":"invalid_request","code":["not_found"],"detail":"Not found.","attr":null}`,
+			wantKind: KindUnknown, wantCode: `["not_found"]`, wantDetail: foreignNotFound + ": Not found.",
+		},
+		{
+			name:     "a proxy's JSON saying organization not found is unknown",
+			status:   404,
+			body:     `{"message":"Organization not found."}`,
+			wantKind: KindUnknown, wantDetail: foreignNotFound + `: {"message":"Organization not found."}`,
+		},
+		{
+			name:     "a foreign 404's body has the key redacted",
+			status:   404,
+			body:     `{"error":"bad key ` + plantedKey + `"}`,
+			wantKind: KindUnknown, wantDetail: foreignNotFound + `: {"error":"bad key [redacted]"}`,
+		},
+		{
+			name:     "PostHog's not found naming an attribute is still not found",
+			status:   404,
+			body:     `{"type":"invalid_request","code":"not_found","detail":"Not found.","attr":"id"}`,
+			wantKind: KindNotFound, wantCode: "not_found", wantAttr: "id", wantDetail: "Not found.",
+		},
+		{
 			name:     "a missing operation is method not allowed",
 			status:   405,
 			body:     `{"type":"invalid_request","code":"method_not_allowed","detail":"Method \"PATCH\" not allowed."}`,
@@ -254,6 +320,11 @@ func TestErrorMessages(t *testing.T) {
 			want: "posthog list: transport error: connection reset by peer",
 		},
 		{
+			name: "a proxy's 404 says PostHog did not answer",
+			err:  classifyForTest(404, "<html>Not Found</html>", nil),
+			want: "posthog create: 404 unknown error: a 404 without PostHog's error body: an ingress or proxy answered, not PostHog",
+		},
+		{
 			name: "an error built by a fake reads plainly",
 			err:  NewError(KindNotFound, "no such reference"),
 			want: "posthog: not found: no such reference",
@@ -348,6 +419,8 @@ func FuzzDecodeError(f *testing.F) {
 	f.Add(400, []byte(`{"type":"validation_error","code":"blank","detail":"`+plantedKey+`","attr":"provider"}`), "")
 	f.Add(429, []byte(`{"detail":"Request was throttled. Expected available in 12 seconds."}`), "3")
 	f.Add(502, []byte("<html>"+plantedKey+"</html>"), "Mon, 02 Jan 2006 15:04:05 GMT")
+	f.Add(404, []byte(`{"type":"invalid_request","code":"not_found","detail":"Not found.","attr":null}`), "")
+	f.Add(404, []byte("<html>404 "+plantedKey+"</html>"), "")
 	f.Fuzz(func(t *testing.T, status int, body []byte, retryAfter string) {
 		got := classifyForTest(status, string(body), http.Header{"Retry-After": {retryAfter}})
 		for _, text := range []string{got.Error(), got.Type, got.Code, got.Detail, got.Attr} {
@@ -355,7 +428,7 @@ func FuzzDecodeError(f *testing.F) {
 				t.Fatalf("the planted key leaked into %q", text)
 			}
 		}
-		if got.Kind != kindForStatus(status, "") && got.Kind != KindAlreadyExists {
+		if got.Kind != kindForStatus(status, answer{}) && !refinedByTheBody(status, got.Kind) {
 			t.Fatalf("status %d classified as %v", status, got.Kind)
 		}
 		if got.Kind == KindThrottled && (got.RetryAfter < time.Second || got.RetryAfter > MaxThrottleWait) {
@@ -365,4 +438,17 @@ func FuzzDecodeError(f *testing.F) {
 			t.Fatalf("a %v error carries a wait", got.Kind)
 		}
 	})
+}
+
+// refinedByTheBody reports whether kind is one that only a body can give
+// status: PostHog's words turn a 400 into already exists and a 404 into one
+// of its not-found kinds.
+func refinedByTheBody(status int, kind Kind) bool {
+	switch status {
+	case http.StatusBadRequest:
+		return kind == KindAlreadyExists
+	case http.StatusNotFound:
+		return kind == KindNotFound || kind == KindOrganizationNotFound
+	}
+	return false
 }
