@@ -36,7 +36,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -63,11 +62,6 @@ import (
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
 )
-
-// roleArgs is how the exports name PostHog roles: nil for by name
-// (spec.roleName, the default), []string{"--role-uuids"} for by UUID; the
-// checks below follow either.
-var roleArgs []string
 
 const (
 	// buildTimeout bounds compiling the plugin: on a fresh machine that
@@ -236,6 +230,9 @@ type scenario struct {
 	ph        *inmemory.Server
 	seeded    inmemory.Seeded
 	refs      map[string]posthog.Reference // by provider role id
+	// roleUUIDs exports with --role-uuids: PostHog roles by UUID
+	// (spec.role) rather than by name (spec.roleName, the default).
+	roleUUIDs bool
 }
 
 func newScenario(t *testing.T, namespace string) *scenario {
@@ -333,7 +330,10 @@ func adopted(ref iamv1alpha1.RoleExternalReference, want posthog.Reference) erro
 // export runs `kubectl posthog export` for the namespace's connection.
 func (s *scenario) export(args ...string) result {
 	s.t.Helper()
-	full := append([]string{"posthog", "export", "--connection", "posthog", "-n", s.namespace}, roleArgs...)
+	full := []string{"posthog", "export", "--connection", "posthog", "-n", s.namespace}
+	if s.roleUUIDs {
+		full = append(full, "--role-uuids")
+	}
 	return mustKubectl(s.t, nil, append(full, args...)...)
 }
 
@@ -361,14 +361,24 @@ func (s *scenario) requireNoWrites() {
 	s.g.Expect(s.ph.CountRequests(http.MethodDelete, "")).To(BeZero(), "PostHog received a delete")
 }
 
+// Roles named by name (the default) and by UUID (--role-uuids), adopted
+// by a manager observing PostHog either way.
 func TestApplyingAnExportAdoptsEveryReferenceWithoutAWrite(t *testing.T) {
 	for _, observe := range []string{controller.ObserveInventory, controller.ObserveLookup} {
-		t.Run(observe, func(t *testing.T) { testAdoption(t, observe) })
+		t.Run(observe, func(t *testing.T) {
+			t.Run("role-names", func(t *testing.T) { testAdoption(t, observe, false) })
+			t.Run("role-uuids", func(t *testing.T) { testAdoption(t, observe, true) })
+		})
 	}
 }
 
-func testAdoption(t *testing.T, observe string) {
-	s := newScenario(t, "export-"+observe)
+func testAdoption(t *testing.T, observe string, roleUUIDs bool) {
+	namespace := "export-" + observe + "-names"
+	if roleUUIDs {
+		namespace = "export-" + observe + "-uuids"
+	}
+	s := newScenario(t, namespace)
+	s.roleUUIDs = roleUUIDs
 	roles := s.seeded.Roles
 	s.seed(
 		posthog.ReferenceSpec{Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "12345",
@@ -422,7 +432,7 @@ func testAdoption(t *testing.T, observe string) {
 		s.g.Expect(obj.Namespace).To(Equal(s.namespace))
 		s.g.Expect(obj.Spec.ConnectionRef.Name).To(Equal("posthog"))
 		s.g.Expect(obj.Spec.DeletionPolicy).To(Equal(iamv1alpha1.DeletionPolicyOrphan))
-		s.g.Expect(obj.Spec.Fields()).To(Equal(expectedFields(ref)))
+		s.g.Expect(obj.Spec.Fields()).To(Equal(s.expectedFields(ref)))
 		s.g.Expect(obj.Spec.RoleName).To(Equal(s.expectedRoleName(ref)))
 		wantRefs[obj.Name] = ref
 	}
@@ -461,14 +471,14 @@ func testAdoption(t *testing.T, observe string) {
 
 // expectedRoleName is the spec.roleName an export of ref writes.
 func (s *scenario) expectedRoleName(ref posthog.Reference) string {
-	if slices.Contains(roleArgs, "--role-uuids") {
+	if s.roleUUIDs {
 		return ""
 	}
 	return s.ph.Roles(s.seeded.OrganizationID)[ref.Role]
 }
 
 // expectedFields are the spec fields an export of ref writes.
-func expectedFields(ref posthog.Reference) iamv1alpha1.MappingFields {
+func (s *scenario) expectedFields(ref posthog.Reference) iamv1alpha1.MappingFields {
 	fields := iamv1alpha1.MappingFields{
 		Provider: ref.Provider, ProviderOrganizationID: ref.ProviderOrganizationID,
 		ProviderRoleID: ref.ProviderRoleID, ProviderRoleName: ref.ProviderRoleName,
@@ -476,7 +486,7 @@ func expectedFields(ref posthog.Reference) iamv1alpha1.MappingFields {
 	if ref.ProviderRoleSlug != nil {
 		fields.ProviderRoleSlug = *ref.ProviderRoleSlug
 	}
-	if slices.Contains(roleArgs, "--role-uuids") {
+	if s.roleUUIDs {
 		fields.Role = ref.Role
 	}
 	return fields
