@@ -17,6 +17,7 @@ limitations under the License.
 package controller_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,11 +41,16 @@ import (
 
 // kstatusOf computes what Flux, kpt and every other kstatus user make of obj.
 func kstatusOf(g Gomega, obj client.Object) status.Status {
+	return kstatusResultOf(g, obj).Status
+}
+
+// kstatusResultOf is kstatusOf with kstatus's message.
+func kstatusResultOf(g Gomega, obj client.Object) *status.Result {
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	g.Expect(err).NotTo(HaveOccurred())
 	result, err := status.Compute(&unstructured.Unstructured{Object: content})
 	g.Expect(err).NotTo(HaveOccurred())
-	return result.Status
+	return result
 }
 
 // argoHealthOf runs the Argo CD health check of obj's kind, as Argo CD
@@ -190,25 +196,112 @@ func TestAPausedReferenceSendsNothingAndResumesWhenUnpaused(t *testing.T) {
 		h.create(h.reference("held"))
 		ready := h.eventuallyReady("held", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
+		// Paused while PostHog holds its spec: still Current, Suspended in Argo CD.
 		h.annotate(ready, iamv1alpha1.AnnotationPaused, "true")
 		h.eventuallySynced("held", metav1.ConditionFalse, iamv1alpha1.ReasonPaused)
 		sent := len(h.posthog.Requests())
+		h.g.Consistently(func(g Gomega) {
+			ref := h.get("held")
+			g.Expect(conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReconciling)).To(BeNil())
+			g.Expect(conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionStalled)).To(BeNil())
+			g.Expect(kstatusOf(g, ref)).To(Equal(status.CurrentStatus), "a paused object PostHog holds is Current")
+		}).WithTimeout(time.Second).Should(Succeed())
+		held := h.get("held")
+		argoStatus, argoMessage := argoHealthOf(h.g, held, "RoleExternalReference")
+		h.g.Expect(argoStatus).To(Equal("Suspended"), "paused wins over Ready")
+		h.g.Expect(argoMessage).To(Equal(conditionOf(held.Status.Conditions, iamv1alpha1.ConditionSynced).Message))
+		h.g.Expect(h.eventReasons("held")).To(ContainElement(iamv1alpha1.ReasonPaused))
+
+		// Its spec edited while paused: PostHog does not hold the new
+		// generation, so it is InProgress and nothing is sent.
 		h.update("held", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleName = "Changed while paused" })
+		edited := h.eventuallyPausedNotHeld("held", "this object's "+iamv1alpha1.AnnotationPaused+" annotation")
+		h.g.Expect(edited.Generation).To(BeNumerically(">", ready.Generation))
 		h.g.Consistently(func(g Gomega) {
 			g.Expect(h.posthog.Requests()).To(HaveLen(sent), "a paused object costs no PostHog call")
 			ref := h.get("held")
 			g.Expect(ref.Status.ID).To(Equal(ready.Status.ID))
-			g.Expect(conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+			g.Expect(kstatusOf(g, ref)).To(Equal(status.InProgressStatus))
+			g.Expect(h.remote()).To(HaveLen(1))
+			g.Expect(h.remote()[0].ProviderRoleName).To(Equal(ready.Spec.ProviderRoleName), "PostHog is untouched")
 		}).WithTimeout(1500 * time.Millisecond).Should(Succeed())
-		h.g.Expect(h.eventReasons("held")).To(ContainElement(iamv1alpha1.ReasonPaused))
-		argoStatus, _ := argoHealthOf(h.g, h.get("held"), "RoleExternalReference")
-		h.g.Expect(argoStatus).To(Equal("Suspended"), "paused wins over Ready")
 
 		h.annotate(ready, iamv1alpha1.AnnotationPaused, "")
 		after := h.eventuallyReady("held", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(kstatusOf(h.g, after)).To(Equal(status.CurrentStatus))
+		h.g.Expect(conditionOf(after.Status.Conditions, iamv1alpha1.ConditionReconciling)).To(BeNil())
 		h.g.Expect(after.Status.ID).NotTo(Equal(ready.Status.ID), "unpausing applied the change made meanwhile")
 		h.g.Expect(h.remote()).To(HaveLen(1))
 		h.g.Expect(h.remote()[0].ProviderRoleName).To(Equal("Changed while paused"))
+	})
+}
+
+func TestAReferenceCreatedPausedIsInProgressUntilPostHogHoldsIt(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.connect()
+		sent := len(h.posthog.Requests())
+		ref := h.reference("new")
+		ref.Annotations = map[string]string{iamv1alpha1.AnnotationPaused: "true"}
+		h.create(ref)
+
+		h.eventuallyPausedNotHeld("new", "this object's "+iamv1alpha1.AnnotationPaused+" annotation")
+		h.g.Consistently(func(g Gomega) {
+			g.Expect(h.posthog.Requests()).To(HaveLen(sent), "a paused object costs no PostHog call")
+			g.Expect(h.remote()).To(BeEmpty())
+			paused := h.get("new")
+			g.Expect(paused.Status.ID).To(BeEmpty())
+			g.Expect(kstatusOf(g, paused)).To(Equal(status.InProgressStatus), "a wait must not pass with nothing in PostHog")
+		}).WithTimeout(1500 * time.Millisecond).Should(Succeed())
+
+		h.annotate(ref, iamv1alpha1.AnnotationPaused, "")
+		after := h.eventuallyReady("new", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(kstatusOf(h.g, after)).To(Equal(status.CurrentStatus))
+		argoStatus, _ := argoHealthOf(h.g, after, "RoleExternalReference")
+		h.g.Expect(argoStatus).To(Equal("Healthy"))
+		h.g.Expect(h.remote()).To(HaveLen(1))
+		h.g.Expect(h.remote()[0].ID).To(Equal(after.Status.ID))
+	})
+}
+
+func TestAConnectionCreatedPausedIsInProgressAndSoAreItsNewReferences(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe})
+		h.createSecret(h.seeded.APIKey)
+		conn := &iamv1alpha1.PostHogConnection{
+			ObjectMeta: metav1.ObjectMeta{Name: connectionName, Namespace: h.namespace,
+				Annotations: map[string]string{iamv1alpha1.AnnotationPaused: "true"}},
+			Spec: iamv1alpha1.PostHogConnectionSpec{
+				Host:            h.url,
+				OrganizationID:  h.seeded.OrganizationID,
+				APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: secretName},
+			},
+		}
+		h.g.Expect(k8s.Create(h.ctx, conn)).To(Succeed())
+		h.create(h.reference("behind-new"))
+
+		h.g.Eventually(func(g Gomega) {
+			c := h.connection()
+			expectPausedNotHeld(g, c.Generation, c.Status.Conditions, "the "+iamv1alpha1.AnnotationPaused+" annotation")
+			g.Expect(conditionOf(c.Status.Conditions, iamv1alpha1.ConditionReady).Message).
+				To(ContainSubstring("not checked against PostHog yet"))
+			g.Expect(kstatusOf(g, c)).To(Equal(status.InProgressStatus))
+			argoStatus, argoMessage := argoHealthOf(g, c, "PostHogConnection")
+			g.Expect(argoStatus).To(Equal("Suspended"))
+			g.Expect(argoMessage).To(Equal(conditionOf(c.Status.Conditions, iamv1alpha1.ConditionReady).Message))
+		}).WithTimeout(20 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+		h.eventuallyPausedNotHeld("behind-new",
+			fmt.Sprintf("the %s annotation of PostHogConnection %q", iamv1alpha1.AnnotationPaused, connectionName))
+		h.g.Consistently(func() []inmemory.Request { return h.posthog.Requests() }).
+			WithTimeout(time.Second).Should(BeEmpty(), "a connection created paused is never checked")
+
+		h.annotate(conn, iamv1alpha1.AnnotationPaused, "")
+		h.eventuallyConnectionReady(metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(kstatusOf(h.g, h.connection())).To(Equal(status.CurrentStatus))
+		after := h.eventuallyReady("behind-new", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(kstatusOf(h.g, after)).To(Equal(status.CurrentStatus))
+		h.g.Expect(h.remote()).To(HaveLen(1))
 	})
 }
 
@@ -221,6 +314,14 @@ func TestAPausedConnectionPausesItsReferencesEvenTheirDeletion(t *testing.T) {
 
 		h.annotate(h.connection(), iamv1alpha1.AnnotationPaused, "true")
 		h.eventuallySynced("behind", metav1.ConditionFalse, iamv1alpha1.ReasonPaused)
+		h.g.Eventually(func(g Gomega) {
+			conn := h.connection()
+			synced := conditionOf(conn.Status.Conditions, iamv1alpha1.ConditionSynced)
+			g.Expect(synced).NotTo(BeNil())
+			g.Expect(synced.Reason).To(Equal(iamv1alpha1.ReasonPaused))
+			g.Expect(kstatusOf(g, conn)).To(Equal(status.CurrentStatus), "a paused connection PostHog accepted is Current")
+			g.Expect(kstatusOf(g, h.get("behind"))).To(Equal(status.CurrentStatus), "and so is a held reference behind it")
+		}).WithTimeout(20 * time.Second).Should(Succeed())
 		h.delete("behind")
 		h.g.Eventually(func() string {
 			return conditionOf(h.get("behind").Status.Conditions, iamv1alpha1.ConditionSynced).Message
@@ -269,4 +370,46 @@ func (h *harness) eventuallySynced(name string, want metav1.ConditionStatus, rea
 		g.Expect(synced.Reason).To(Equal(reason), synced.Message)
 		g.Expect(synced.Status).To(Equal(want))
 	}).WithTimeout(20 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+}
+
+// eventuallyPausedNotHeld waits until the reference reads paused with its
+// current generation not in PostHog (Ready=False and Reconciling=True reason
+// Paused, no Stalled), paused by what pausedBy names; kstatus reads it
+// InProgress and Argo CD Suspended with the Ready message.
+func (h *harness) eventuallyPausedNotHeld(name, pausedBy string) *iamv1alpha1.RoleExternalReference {
+	h.t.Helper()
+	var ref *iamv1alpha1.RoleExternalReference
+	h.g.Eventually(func(g Gomega) {
+		ref = h.get(name)
+		expectPausedNotHeld(g, ref.Generation, ref.Status.Conditions, pausedBy)
+		g.Expect(ref.Status.ObservedGeneration).To(Equal(ref.Generation))
+		ready := conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionReady)
+		g.Expect(ready.Message).To(ContainSubstring(
+			fmt.Sprintf("the current spec (generation %d) is not in PostHog yet", ref.Generation)))
+		result := kstatusResultOf(g, ref)
+		g.Expect(result.Status).To(Equal(status.InProgressStatus))
+		g.Expect(result.Message).To(Equal(ready.Message))
+		argoStatus, argoMessage := argoHealthOf(g, ref, "RoleExternalReference")
+		g.Expect(argoStatus).To(Equal("Suspended"))
+		g.Expect(argoMessage).To(Equal(ready.Message))
+	}).WithTimeout(20 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+	return ref
+}
+
+// expectPausedNotHeld checks the conditions of an object paused before
+// PostHog holds its current generation.
+func expectPausedNotHeld(g Gomega, generation int64, conditions []metav1.Condition, pausedBy string) {
+	for _, conditionType := range []string{
+		iamv1alpha1.ConditionReady, iamv1alpha1.ConditionReconciling, iamv1alpha1.ConditionSynced,
+	} {
+		c := conditionOf(conditions, conditionType)
+		g.Expect(c).NotTo(BeNil(), conditionType)
+		g.Expect(c.Reason).To(Equal(iamv1alpha1.ReasonPaused), "%s: %s", conditionType, c.Message)
+		g.Expect(c.ObservedGeneration).To(Equal(generation), conditionType)
+		g.Expect(c.Message).To(HavePrefix("Paused by "+pausedBy+";"), conditionType)
+	}
+	g.Expect(conditionOf(conditions, iamv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(conditionOf(conditions, iamv1alpha1.ConditionReconciling).Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(conditionOf(conditions, iamv1alpha1.ConditionSynced).Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(conditionOf(conditions, iamv1alpha1.ConditionStalled)).To(BeNil())
 }

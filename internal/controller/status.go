@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -102,6 +103,12 @@ var passingReasons = map[string]bool{
 //   - Stalled (present only when True): nothing moves until a person acts.
 //   - Synced: whether the last look at PostHog succeeded, and why not.
 //
+// A pause (Synced=False reason Paused) keeps a held generation Ready, so a
+// paused object PostHog holds stays Current in kstatus; a generation not
+// held (a new object, a spec edited while paused, a connection never
+// checked) reads Ready=False and Reconciling=True reason Paused, InProgress
+// in kstatus, so a GitOps wait never passes with the spec not in PostHog.
+//
 // Each condition is stamped with the object's generation, so `kubectl wait`
 // and GitOps health checks never trust a condition about an older spec.
 func setConditions(obj client.Object, conditions *[]metav1.Condition, o outcome) {
@@ -116,8 +123,18 @@ func setConditions(obj client.Object, conditions *[]metav1.Condition, o outcome)
 	switch {
 	case o.paused:
 		set(iamv1alpha1.ConditionSynced, metav1.ConditionFalse, o.reason, o.message)
-		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionReconciling)
 		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionStalled)
+		if held {
+			meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionReconciling)
+			break
+		}
+		notHeld := fmt.Sprintf("; the current spec (generation %d) is not in PostHog yet", obj.GetGeneration())
+		if _, isConnection := obj.(*iamv1alpha1.PostHogConnection); isConnection {
+			notHeld = fmt.Sprintf("; the current spec (generation %d) is not checked against PostHog yet",
+				obj.GetGeneration())
+		}
+		set(iamv1alpha1.ConditionReady, metav1.ConditionFalse, o.reason, o.message+notHeld)
+		set(iamv1alpha1.ConditionReconciling, metav1.ConditionTrue, o.reason, o.message+notHeld)
 	case o.ready:
 		set(iamv1alpha1.ConditionReady, metav1.ConditionTrue, o.reason, o.message)
 		set(iamv1alpha1.ConditionSynced, metav1.ConditionTrue, iamv1alpha1.ReasonReconcileSuccess, o.message)
