@@ -316,6 +316,39 @@ func TestPauseWinsOverEveryOtherState(t *testing.T) {
 	runCases(t, cases)
 }
 
+// pausedNotHeld is what the operator writes on an object paused before
+// PostHog holds its current generation (created paused, or edited while
+// paused): Ready=False and Reconciling=True with reason Paused, so kstatus
+// reads it InProgress.
+func pausedNotHeld() []map[string]any {
+	message := "paused; the current spec (generation 1) is not in PostHog yet"
+	return []map[string]any{
+		condition("Ready", "False", "Paused", message),
+		condition("Reconciling", "True", "Paused", message),
+		condition("Synced", "False", "Paused", "paused, no PostHog calls"),
+	}
+}
+
+func TestAPauseKeepingTheSpecOutOfPostHogIsSuspendedSayingSo(t *testing.T) {
+	notHeld := "paused; the current spec (generation 1) is not in PostHog yet"
+	heldPaused := ready(condition("Synced", "False", "Paused", "paused, no PostHog calls"))
+	runCases(t, []healthCase{
+		{
+			name: "paused with its current spec not in PostHog is Suspended with the Ready message",
+			obj:  object("", map[string]any{pausedKey: "true"}, pausedNotHeld()...), status: "Suspended", cause: notHeld,
+		},
+		{
+			name: "paused through its connection with its current spec not in PostHog is Suspended with the Ready message",
+			obj:  object("", nil, pausedNotHeld()...), status: "Suspended", cause: notHeld,
+		},
+		{
+			name:   "paused with its current spec held is Suspended with the Synced message",
+			obj:    object("", map[string]any{pausedKey: "true"}, heldPaused...),
+			status: "Suspended", cause: "paused, no PostHog calls",
+		},
+	})
+}
+
 func withoutSynced(conditions []map[string]any) []map[string]any {
 	return slices.DeleteFunc(slices.Clone(conditions), func(c map[string]any) bool { return c["type"] == "Synced" })
 }

@@ -22,14 +22,19 @@ local function nonEmpty(text)
 end
 
 -- Paused first: a paused mapping, or one behind a paused connection, is
--- Suspended whatever else its status says.
+-- Suspended whatever else its status says. The message is Ready's when the
+-- pause keeps the current spec out of PostHog (Ready=False reason Paused: a
+-- mapping created or edited while paused), else Synced's.
 local synced = condition("Synced")
+local ready = condition("Ready")
 local pausedBySync = synced ~= nil and synced.status == "False" and synced.reason == "Paused"
 local annotations = obj.metadata.annotations
 local pausedByAnnotation = annotations ~= nil and annotations["iam.posthog-operator.io/paused"] == "true"
 if pausedBySync or pausedByAnnotation then
   hs.status = "Suspended"
-  if pausedBySync and nonEmpty(synced.message) then
+  if ready ~= nil and ready.status == "False" and ready.reason == "Paused" and nonEmpty(ready.message) then
+    hs.message = ready.message
+  elseif pausedBySync and nonEmpty(synced.message) then
     hs.message = synced.message
   else
     hs.message = "Paused by the iam.posthog-operator.io/paused annotation"
@@ -51,7 +56,6 @@ end
 
 -- Ready: PostHog holds what the current generation asks for. A Ready
 -- condition written for an older generation does not count.
-local ready = condition("Ready")
 if ready ~= nil and ready.status == "True" then
   local generation = tonumber(obj.metadata.generation)
   local observed = tonumber(ready.observedGeneration)
