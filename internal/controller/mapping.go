@@ -17,33 +17,24 @@ limitations under the License.
 package controller
 
 import (
-	"strings"
-
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
 // wireSpec is the one mapping from a mapping's fields to what PostHog is
 // sent, written the way PostHog stores it so that comparing it with what
-// PostHog holds finds no difference no write could remove:
-//   - PostHog trims surrounding whitespace from every string before storing
-//     it, so "Frontend team\n" (what a YAML block scalar gives) is sent and
-//     compared as "Frontend team";
-//   - a slug that is empty once trimmed is no slug, sent as absent: a blank
-//     slug would take part in PostHog's slug uniqueness check, null never
-//     does.
+// PostHog holds finds no difference no write could remove. The rule (trimmed
+// as PostHog trims, "Frontend team\n" sent as "Frontend team"; a slug blank
+// once trimmed sent as none) lives in posthog.ReferenceSpec.Normalized.
 func wireSpec(f iamv1alpha1.MappingFields) posthog.ReferenceSpec {
-	s := posthog.ReferenceSpec{
-		Provider:               strings.TrimSpace(f.Provider),
-		ProviderOrganizationID: strings.TrimSpace(f.ProviderOrganizationID),
-		ProviderRoleID:         strings.TrimSpace(f.ProviderRoleID),
-		ProviderRoleName:       strings.TrimSpace(f.ProviderRoleName),
-		Role:                   strings.TrimSpace(f.Role),
-	}
-	if slug := strings.TrimSpace(f.ProviderRoleSlug); slug != "" {
-		s.ProviderRoleSlug = &slug
-	}
-	return s
+	return posthog.ReferenceSpec{
+		Provider:               f.Provider,
+		ProviderOrganizationID: f.ProviderOrganizationID,
+		ProviderRoleID:         f.ProviderRoleID,
+		ProviderRoleSlug:       &f.ProviderRoleSlug,
+		ProviderRoleName:       f.ProviderRoleName,
+		Role:                   f.Role,
+	}.Normalized()
 }
 
 // desiredReference is what PostHog should hold for ref's spec.

@@ -63,6 +63,40 @@ func (r Reference) Spec() ReferenceSpec {
 	}
 }
 
+// Normalized returns s as PostHog would store it, so that comparing it with
+// what PostHog holds finds no difference that no write could remove: every
+// string field Strip'ed (PostHog trims each before validating and storing
+// it), and a slug that is blank once stripped is no slug (nil), because a
+// blank slug would take part in PostHog's slug uniqueness check and null
+// never does.
+func (s ReferenceSpec) Normalized() ReferenceSpec {
+	return ReferenceSpec{
+		Provider:               Strip(s.Provider),
+		ProviderOrganizationID: Strip(s.ProviderOrganizationID),
+		ProviderRoleID:         Strip(s.ProviderRoleID),
+		ProviderRoleSlug:       normalizedSlug(s.ProviderRoleSlug),
+		ProviderRoleName:       Strip(s.ProviderRoleName),
+		Role:                   Strip(s.Role),
+	}
+}
+
+// normalizedSlug is slug stripped, or nil when that leaves nothing. It never
+// shares slug's storage.
+func normalizedSlug(slug *string) *string {
+	stripped := Strip(deref(slug))
+	if stripped == "" {
+		return nil
+	}
+	return &stripped
+}
+
+// Slug returns r's role slug stripped as PostHog strips it, or "" when r has
+// none: null and blank are the same, neither takes part in PostHog's slug
+// uniqueness check.
+func (r Reference) Slug() string {
+	return Strip(deref(r.ProviderRoleSlug))
+}
+
 // LookupQuery are the provider keys PostHog's lookup endpoint matches on.
 // Provider and ProviderOrganizationID are required, plus at least one of
 // ProviderRoleID and ProviderRoleSlug.
@@ -87,7 +121,9 @@ func (s ReferenceSpec) Query() LookupQuery {
 // differs from the desired spec s, using PostHog's own comparison rules:
 // provider exactly, the provider-side keys case-insensitively, the role UUID
 // case-insensitively and the display name exactly. A null and an empty slug
-// are the same. An empty result means r is what s asks for.
+// are the same. Values are compared as given, nothing trimmed: s should be
+// Normalized, as what PostHog holds is. An empty result means r is what s
+// asks for.
 func Differences(s ReferenceSpec, r Reference) []string {
 	var diff []string
 	if s.Provider != r.Provider {
