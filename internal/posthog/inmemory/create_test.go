@@ -82,6 +82,29 @@ func TestCreateAcceptsANullAbsentOrBlankSlug(t *testing.T) {
 	}
 }
 
+// PostHog strips with Python's str.strip(), whose whitespace has the
+// information separators U+001C–U+001F that Go's strings.TrimSpace keeps.
+func TestCreateStripsWhatPythonStrips(t *testing.T) {
+	e := newEnv(t)
+	body := validBody(e, "1")
+	body[fieldProviderName] = "Frontend team\x1f"
+	body[fieldProviderSlug] = "\x1c frontend-team\u00a0"
+	body[fieldProviderRoleID] = "\u200b1\x1e"
+	var obj wireObject
+	got := e.send(http.MethodPost, collectionPath(e.org()), body)
+	got.wantStatus(t, http.StatusCreated)
+	got.decode(t, &obj)
+	if obj.ProviderRoleName != "Frontend team" || deref(obj.ProviderRoleSlug) != "frontend-team" {
+		t.Errorf("name, slug = %q, %q; want both without the separators", obj.ProviderRoleName, deref(obj.ProviderRoleSlug))
+	}
+	if obj.ProviderRoleID != "\u200b1" {
+		t.Errorf("role id = %q, want the zero-width space kept, as Python keeps it", obj.ProviderRoleID)
+	}
+	if stored := e.srv.References(e.org()); len(stored) != 1 || stored[0].ProviderRoleName != "Frontend team" {
+		t.Errorf("stored %+v, want the name without its unit separator", stored)
+	}
+}
+
 // validBody is a create body as a map, so that tests can break one field.
 func validBody(e *env, roleID string) map[string]any {
 	return map[string]any{
@@ -120,6 +143,8 @@ func TestCreateValidatesEveryField(t *testing.T) {
 		{"the provider organization may not be blank", set(fieldProviderOrgID, ""),
 			invalidField(codeBlank, fieldProviderOrgID, detailBlank)},
 		{"the provider role name may not be blank", set(fieldProviderName, ""),
+			invalidField(codeBlank, fieldProviderName, detailBlank)},
+		{"a name of information separators is blank", set(fieldProviderName, "\x1c\x1d\x1e\x1f"),
 			invalidField(codeBlank, fieldProviderName, detailBlank)},
 		{"the provider role id may not be null", set(fieldProviderRoleID, nil),
 			invalidField(codeNull, fieldProviderRoleID, detailNull)},

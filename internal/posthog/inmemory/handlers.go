@@ -198,8 +198,8 @@ func lookupQuery(q url.Values) (posthog.LookupQuery, *APIError) {
 	query := posthog.LookupQuery{
 		Provider:               provider,
 		ProviderOrganizationID: providerOrg,
-		ProviderRoleID:         strings.TrimSpace(q.Get(paramProvRole)),
-		ProviderRoleSlug:       strings.TrimSpace(q.Get(paramRoleSlug)),
+		ProviderRoleID:         posthog.Strip(q.Get(paramProvRole)),
+		ProviderRoleSlug:       posthog.Strip(q.Get(paramRoleSlug)),
 	}
 	if query.ProviderRoleID == "" && query.ProviderRoleSlug == "" {
 		return posthog.LookupQuery{}, fieldError(codeInvalid, "", detailLookupKeyMissing)
@@ -211,7 +211,7 @@ func requiredParam(q url.Values, name string) (string, *APIError) {
 	if !q.Has(name) {
 		return "", fieldRequired(name)
 	}
-	value := strings.TrimSpace(q.Get(name))
+	value := posthog.Strip(q.Get(name))
 	if value == "" {
 		return "", fieldBlank(name)
 	}

@@ -48,6 +48,8 @@ func TestLookupMatchesTheSlugOrTheID(t *testing.T) {
 			backend.ID},
 		{"an id matches even when the slug names nothing", lookupValues(github, posthogOrg, "1", "nothing"), frontend.ID},
 		{"the provider organization ignores case", lookupValues(github, "posthog", "2", ""), backend.ID},
+		{"the keys are stripped as PostHog strips", lookupValues(github+"\x1f", posthogOrg+"\x1c", "2\x1e", ""),
+			backend.ID},
 		{"the provider is compared exactly", lookupValues("GitHub", posthogOrg, "1", ""), ""},
 		{"nothing matches", lookupValues(github, posthogOrg, "42", "nobody"), ""},
 		{"another provider organization matches nothing", lookupValues(github, "hedgehog", "1", ""), ""},

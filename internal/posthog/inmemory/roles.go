@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
 // role is a PostHog role of one organization. Names are unique per
@@ -63,10 +65,10 @@ func listRoles(r *http.Request, o *organization) reply {
 	return reply{status: http.StatusOK, body: paginate(r, roles)}
 }
 
-// roleName is how PostHog stores a role name: trimmed, as DRF's CharField
-// does. A blank name is a broken test.
+// roleName is how PostHog stores a role name: stripped as DRF's CharField
+// strips (posthog.Strip, Python's whitespace). A blank name is a broken test.
 func roleName(name string) string {
-	trimmed := strings.TrimSpace(name)
+	trimmed := posthog.Strip(name)
 	if trimmed == "" {
 		panic(fmt.Sprintf("inmemory: blank role name %q", name))
 	}

@@ -128,6 +128,7 @@ func TestRoleNamesAreUniquePerOrganizationIgnoringCase(t *testing.T) {
 		{"the same name", engineers},
 		{"the name in another case", strings.ToUpper(engineers)},
 		{"the name with surrounding whitespace", " engineering\n"},
+		{"the name with a surrounding unit separator", "engineering\x1f"},
 		{"a blank name", " \t"},
 	}
 	for _, tt := range panics {

@@ -3,7 +3,6 @@ package inmemory
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -151,8 +150,8 @@ func validateSpec(o *organization, fields map[string]fieldValue) (posthog.Refere
 }
 
 // check validates one CharField. It returns nil for an absent or null
-// optional field. Like DRF it trims surrounding whitespace first, so "  "
-// is blank.
+// optional field. Like DRF it strips surrounding whitespace first, with
+// Python's set (posthog.Strip, which has U+001C–U+001F too), so "  " is blank.
 func (rule stringRule) check(v fieldValue) (*string, *APIError) {
 	switch {
 	case !v.present && rule.optional, v.null && rule.optional:
@@ -164,7 +163,7 @@ func (rule stringRule) check(v fieldValue) (*string, *APIError) {
 	case !v.isString:
 		return nil, fieldError(codeInvalid, rule.name, detailNotAString)
 	}
-	text := strings.TrimSpace(v.text)
+	text := posthog.Strip(v.text)
 	if text == "" && !rule.optional {
 		return nil, fieldBlank(rule.name)
 	}
