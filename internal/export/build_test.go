@@ -57,6 +57,18 @@ func TestEveryFieldIsFilled(t *testing.T) {
 	}
 }
 
+// The slug is written as PostHog holds it: stripped, and left out when that
+// leaves nothing.
+func TestTheSlugIsWrittenStripped(t *testing.T) {
+	padded, blank := ref("github", "posthog", "1", "\tfrontend-team \x1c"), ref("github", "posthog", "2", " \x1f\n")
+	want := map[string]string{padded.ID: "frontend-team", blank.ID: ""}
+	for _, o := range Build(Input{References: []posthog.Reference{padded, blank}, Roles: testRoles}, options()).Objects {
+		if got := o.Spec.ProviderRoleSlug; got != want[o.reference.ID] {
+			t.Errorf("%s: slug %q, want %q", o.Metadata.Name, got, want[o.reference.ID])
+		}
+	}
+}
+
 func TestTheRoleIsNamedWhereTheRolesListNamesIt(t *testing.T) {
 	known, unknown, long := ref("github", "posthog", "1", ""), ref("github", "posthog", "2", ""), ref("github", "posthog", "3", "")
 	known.Role = strings.ToUpper(testRole) // UUIDs compare case-insensitively

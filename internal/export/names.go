@@ -47,8 +47,8 @@ func referenceKey(organizationID string, ref posthog.Reference) string {
 // other characters than [a-z0-9] made one dash, at most maxLength long.
 func readablePart(ref posthog.Reference, maxLength int) string {
 	role := ref.ProviderRoleID
-	if ref.ProviderRoleSlug != nil && strings.TrimSpace(*ref.ProviderRoleSlug) != "" {
-		role = *ref.ProviderRoleSlug
+	if slug := ref.Slug(); slug != "" {
+		role = slug
 	}
 	var b strings.Builder
 	dash := false

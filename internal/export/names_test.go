@@ -50,6 +50,9 @@ func TestNamesAreReadableDNSLabelsEndingInAHash(t *testing.T) {
 	}{
 		{"the slug when there is one", ref("github", "posthog", "12345", "frontend-team"), "github-posthog-frontend-team"},
 		{"the id without a slug", ref("github", "posthog", "12345", ""), "github-posthog-12345"},
+		// U+001F is whitespace to PostHog (Python), not to strings.TrimSpace.
+		{"the id for a slug PostHog strips to nothing", ref("github", "posthog", "12345", " \x1f\n"),
+			"github-posthog-12345"},
 		{"lower-cased", ref("GitHub", "PostHog", "1", "Frontend-Team"), "github-posthog-frontend-team"},
 		{"other characters made single dashes", ref("okta", "acme.example.com", "00g1/x", "Team  A__b"),
 			"okta-acme-example-com-team-a-b"},

@@ -50,7 +50,7 @@ func specOf(ref posthog.Reference, opts Options) iamv1alpha1.RoleExternalReferen
 		Provider:               ref.Provider,
 		ProviderOrganizationID: ref.ProviderOrganizationID,
 		ProviderRoleID:         ref.ProviderRoleID,
-		ProviderRoleSlug:       slugOf(ref),
+		ProviderRoleSlug:       ref.Slug(), // "" for none: left out
 		ProviderRoleName:       ref.ProviderRoleName,
 		Role:                   ref.Role,
 		DeletionPolicy:         cmp.Or(opts.DeletionPolicy, iamv1alpha1.DeletionPolicyOrphan),

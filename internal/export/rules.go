@@ -6,7 +6,6 @@ import (
 	"unicode/utf8"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
-	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
 // fieldRule is what the RoleExternalReference CRD requires of one spec field
@@ -81,11 +80,4 @@ func unrepresentable(fields iamv1alpha1.MappingFields) string {
 		}
 	}
 	return ""
-}
-
-func slugOf(r posthog.Reference) string {
-	if r.ProviderRoleSlug == nil {
-		return ""
-	}
-	return *r.ProviderRoleSlug
 }
