@@ -37,6 +37,12 @@ const (
 	// a generation already held makes it False and leaves Ready as last
 	// verified, so GitOps health does not flap when PostHog has a bad minute.
 	ConditionSynced = "Synced"
+	// ConditionWritesRefused, on a PostHogConnection, is True only while
+	// PostHog refuses creates or deletes made with its key for references
+	// using it (a key that can read but not write: no organization:write
+	// scope, or a user who is not an organization admin); its message names
+	// them. Absent otherwise.
+	ConditionWritesRefused = "WritesRefused"
 )
 
 // Annotations users set on either kind.
@@ -84,16 +90,14 @@ const (
 	// ReasonCreating: the operator is creating the PostHog reference; its
 	// answer is not recorded yet.
 	ReasonCreating = "Creating"
-	// ReasonDeleting: the object is being deleted and the remote delete is
-	// under way.
-	ReasonDeleting = "Deleting"
 
 	// ReasonSecretNotFound: the connection's Secret or its key is missing.
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonUnauthorized: PostHog rejected the API key (HTTP 401).
 	ReasonUnauthorized = "Unauthorized"
 	// ReasonForbidden: the key lacks a scope, admin access or access to the
-	// organization (HTTP 403).
+	// organization (HTTP 403). On a RoleExternalReference: PostHog refused a
+	// create or delete for the key's rights; nothing changed in PostHog.
 	ReasonForbidden = "Forbidden"
 	// ReasonOrganizationNotFound: PostHog does not know the organization (404).
 	ReasonOrganizationNotFound = "OrganizationNotFound"

@@ -146,11 +146,20 @@ type RoleExternalReferenceStatus struct {
 	RoleID string `json:"roleId,omitempty"`
 
 	// createPending holds the fields of a create the operator sent to
-	// PostHog but whose answer it has not recorded yet. Written before the
-	// request, it lets the operator recognise that reference as its own after
-	// a crash or a lost answer, even if the spec changed meanwhile.
+	// PostHog, and where it sent it, but whose answer it has not recorded
+	// yet. Written before the request, it lets the operator recognise that
+	// reference as its own after a crash or a lost answer, even if the spec
+	// or the connection changed meanwhile.
 	// +optional
-	CreatePending *MappingFields `json:"createPending,omitempty"`
+	CreatePending *PendingCreate `json:"createPending,omitempty"`
+
+	// deletePending is a reference this object replaced (a change of keys,
+	// or a move to another organization) and has still to delete: the new
+	// one is created first and the old one deleted after, so a change
+	// PostHog refuses never costs the working mapping. Written before the
+	// create, so a crash between the two leaks nothing.
+	// +optional
+	DeletePending *RemoteReference `json:"deletePending,omitempty"`
 
 	// observedGeneration is the metadata.generation this status describes.
 	// +optional
@@ -188,6 +197,29 @@ type MappingFields struct {
 	ProviderRoleName string `json:"providerRoleName"`
 	// role of the reference.
 	Role string `json:"role"`
+}
+
+// PendingCreate is a create sent to PostHog whose answer is not recorded
+// yet: the fields sent, and where they were sent.
+type PendingCreate struct {
+	MappingFields `json:",inline"`
+	// host the create was sent to; empty in notes written before the
+	// operator recorded it (then: where the connection points).
+	// +optional
+	Host string `json:"host,omitempty"`
+	// organizationId the create was sent to.
+	// +optional
+	OrganizationID string `json:"organizationId,omitempty"`
+}
+
+// RemoteReference is a PostHog reference and where it lives.
+type RemoteReference struct {
+	// id of the PostHog role external reference.
+	ID string `json:"id"`
+	// host where it lives.
+	Host string `json:"host"`
+	// organizationId where it lives.
+	OrganizationID string `json:"organizationId"`
 }
 
 // +kubebuilder:object:root=true

@@ -256,7 +256,12 @@ func (in *RoleExternalReferenceStatus) DeepCopyInto(out *RoleExternalReferenceSt
 	}
 	if in.CreatePending != nil {
 		in, out := &in.CreatePending, &out.CreatePending
-		*out = new(MappingFields)
+		*out = new(PendingCreate)
+		**out = **in
+	}
+	if in.DeletePending != nil {
+		in, out := &in.DeletePending, &out.DeletePending
+		*out = new(RemoteReference)
 		**out = **in
 	}
 	if in.Conditions != nil {

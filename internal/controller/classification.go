@@ -19,7 +19,11 @@ package controller
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"strings"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
@@ -126,6 +130,39 @@ var classification = map[posthog.Kind]class{
 	posthog.KindThrottled: {reference: throttled, connection: throttled, writeRefused: true},
 }
 
+// writeRefusedForKey reports whether PostHog refused a write (a create or a
+// delete) for the key's rights: a 403 on a write, when reads pass (the
+// connection's check reads). The key lacks organization:write, or its user
+// is not an organization admin.
+//
+// PostHog's 403 says which in its detail: "API key missing required scope
+// 'organization:write'" or "Your organization access level is
+// insufficient." Its other 403s (a user removed from the organization, a
+// key limited to other organizations) are the organization out of reach,
+// which reads refuse too.
+func writeRefusedForKey(err error) bool {
+	e, ok := errors.AsType[*posthog.Error](err)
+	if !ok || e.Kind != posthog.KindForbidden || (e.Method != http.MethodPost && e.Method != http.MethodDelete) {
+		return false
+	}
+	detail := strings.ToLower(e.Detail)
+	return strings.Contains(detail, "scope") || strings.Contains(detail, "access level")
+}
+
+// refusedWrite is what a write refused for the key's rights means to a
+// reference: only a person can fix it.
+var refusedWrite = verdict{reason: iamv1alpha1.ReasonForbidden,
+	prefix: "PostHog refused to write with the connection's API key: the key needs the organization:write " +
+		"scope, and its user must be an admin of the organization. Fix the key in the connection's Secret; " +
+		"until then this object sends at most one write per resync period. PostHog said: ",
+	retry: retryAtResync}
+
+// refusesTheKey reports whether err is PostHog refusing the key for the
+// organization (401, 403, an organization out of reach).
+func refusesTheKey(err error) bool {
+	return classOf(err).reference.reason == iamv1alpha1.ReasonConnectionNotReady
+}
+
 // roleMissing reports whether PostHog refused a create because its role is
 // not a role of the organization (deleted, or never there).
 func roleMissing(err error) bool {
@@ -153,7 +190,38 @@ func referenceFailure(err error) outcome {
 	if blocked, ok := errors.AsType[*moveBlockedError](err); ok {
 		return outcome{reason: iamv1alpha1.ReasonMoveBlocked, message: blocked.message}
 	}
+	if spec, ok := errors.AsType[*specError](err); ok {
+		return outcome{reason: spec.reason, message: spec.message}
+	}
+	if writeRefusedForKey(err) {
+		return failureOf(refusedWrite, err)
+	}
 	return failureOf(classOf(err).reference, err)
+}
+
+// specError is a spec the operator will not send, found before anything
+// is written (a role that does not exist, a value PostHog would blank).
+// Its reason is a stalling one: a person must change the spec or PostHog.
+type specError struct {
+	reason, message string
+}
+
+func (e *specError) Error() string { return e.message }
+
+// pausedError stops a reconcile: the object or its connection is paused.
+type pausedError struct {
+	by string
+	// more says what the pause means to this reconcile, if anything.
+	more string
+}
+
+func (e *pausedError) Error() string { return "paused by " + e.by }
+
+// isKubernetesError reports whether err came from the API server (a
+// conflict, a missing object): retried with backoff, conditions untouched.
+func isKubernetesError(err error) bool {
+	var status apierrors.APIStatus
+	return errors.As(err, &status)
 }
 
 // connectionFailure classifies err for a PostHogConnection check. A

@@ -50,6 +50,9 @@ func DefaultClientFactory(cfg posthog.Config) (posthog.API, error) {
 type connectionError struct {
 	reason  string
 	message string
+	// recheckPending: the connection was Ready, and its edited spec is
+	// being checked now. A moment's wait, not a state to report.
+	recheckPending bool
 }
 
 func (e *connectionError) Error() string { return e.message }
@@ -99,8 +102,9 @@ func (c *Connections) ForReference(
 	ready := meta.FindStatusCondition(conn.Status.Conditions, iamv1alpha1.ConditionReady)
 	if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != conn.Generation {
 		return nil, nil, &connectionError{
-			reason:  iamv1alpha1.ReasonConnectionNotReady,
-			message: fmt.Sprintf("PostHogConnection %q is not Ready%s", name, describeCondition(ready)),
+			reason:         iamv1alpha1.ReasonConnectionNotReady,
+			message:        fmt.Sprintf("PostHogConnection %q is not Ready%s", name, describeCondition(ready)),
+			recheckPending: ready != nil && ready.Status == metav1.ConditionTrue,
 		}
 	}
 	api, err := c.ForConnection(ctx, conn)

@@ -22,61 +22,69 @@ import (
 
 // intent is what the reconciler will do for a reference that is not being
 // deleted. It is one of the types below and nothing else; each carries what
-// acting on it needs.
+// acting on it needs. They are named for the situation, the methods acting
+// on them for the deed.
 type intent interface{ isIntent() }
 
 // upToDate: the recorded reference holds the spec's keys and equals the spec.
 type upToDate struct{}
 
-// adopt: nothing is recorded and an existing reference equals the spec:
-// record it, create nothing.
-type adopt struct{ found posthog.Reference }
+// equalExists: a reference equal to the spec exists and is not the recorded
+// one: record it and create nothing. A recorded one (another id, or one
+// left behind by a move) is deleted after, by id, so a change of keys never
+// orphans it.
+type equalExists struct{ found posthog.Reference }
 
-// adoptInstead: an existing reference other than the recorded one equals the
-// spec. Delete the recorded one by id, so a change of keys never orphans it,
-// then record the one found.
-type adoptInstead struct {
-	recorded string
-	found    posthog.Reference
-}
+// nothingHeld: nothing recorded here and nothing holds the spec's keys.
+type nothingHeld struct{}
 
-// create: nothing is recorded and nothing holds the spec's keys.
-type create struct{}
+// recordedDiffers: the recorded reference no longer matches the spec, or
+// was not seen at all. PostHog has no update: a new reference replaces it.
+// keysCollide says the recorded one holds one of the spec's keys, so it
+// must be deleted before the new one can be created; otherwise the new one
+// is created first and the recorded one deleted after.
+type recordedDiffers struct{ keysCollide bool }
 
-// replace: the recorded reference no longer matches the spec, or was not
-// seen at all. PostHog has no update: delete it by id (a 404 is done: it was
-// deleted out of band), then create.
-type replace struct{ recorded string }
-
-// conflict: someone else's reference holds one of the spec's keys with other
-// fields. Nothing is written, not even the delete of the recorded reference,
-// so a conflict never costs the user the reference they had.
-type conflict struct {
+// keysHeldByOther: someone else's reference holds one of the spec's keys
+// with other fields. Nothing is written, not even the delete of the
+// recorded reference, so a conflict never costs the user the reference
+// they had.
+type keysHeldByOther struct {
 	holder posthog.Reference
 	fields []string
 }
 
-// duplicate: another RoleExternalReference owns the reference this one
-// wants. Nothing is written; release says to forget the recorded id (an
+// ownedByOther: another RoleExternalReference owns the reference this one
+// wants. Nothing is written; forget says to forget the recorded id (an
 // older object recorded the same one) without deleting it.
-type duplicate struct {
+type ownedByOther struct {
 	remoteID string
 	owner    claimant
-	release  bool
+	forget   bool
 }
 
-func (upToDate) isIntent()     {}
-func (adopt) isIntent()        {}
-func (adoptInstead) isIntent() {}
-func (create) isIntent()       {}
-func (replace) isIntent()      {}
-func (conflict) isIntent()     {}
-func (duplicate) isIntent()    {}
+func (upToDate) isIntent()        {}
+func (equalExists) isIntent()     {}
+func (nothingHeld) isIntent()     {}
+func (recordedDiffers) isIntent() {}
+func (keysHeldByOther) isIntent() {}
+func (ownedByOther) isIntent()    {}
+
+// writesNothing reports whether acting on in sends nothing to PostHog.
+func writesNothing(in intent) bool {
+	switch in.(type) {
+	case upToDate, keysHeldByOther, ownedByOther:
+		return true
+	default:
+		return false
+	}
+}
 
 // decide is the reconciler's whole judgement about PostHog, free of I/O so
-// it is table-tested: from the spec, the id in status and the references
-// holding the spec's keys, what to do. (Which object owns a reference is
-// settled afterwards, from the cache: see claimant.)
+// it is table-tested: from the spec, the id recorded where the connection
+// points ("" if none, or if it lives elsewhere) and the references holding
+// the spec's keys, what to do. (Which object owns a reference is settled
+// afterwards, from the cache: see claimant.)
 func decide(desired posthog.ReferenceSpec, recordedID string, obs Observation) intent {
 	var recorded *posthog.Reference
 	var others []posthog.Reference
@@ -89,36 +97,17 @@ func decide(desired posthog.ReferenceSpec, recordedID string, obs Observation) i
 	}
 	for _, other := range others {
 		if diff := posthog.Differences(desired, other); len(diff) > 0 {
-			return conflict{holder: other, fields: diff}
+			return keysHeldByOther{holder: other, fields: diff}
 		}
 	}
 	switch {
-	case len(others) > 0 && recordedID == "":
-		return adopt{found: others[0]}
 	case len(others) > 0:
-		return adoptInstead{recorded: recordedID, found: others[0]}
+		return equalExists{found: others[0]}
 	case recorded != nil && len(posthog.Differences(desired, *recorded)) == 0:
 		return upToDate{}
 	case recordedID == "":
-		return create{}
+		return nothingHeld{}
 	default:
-		return replace{recorded: recordedID}
+		return recordedDiffers{keysCollide: recorded != nil}
 	}
-}
-
-// deletionTargets are the remote references to delete when the object goes:
-// the recorded one, by id whatever an observation says (a list can miss an
-// item), and a holder equal to the spec that was created but never recorded
-// (a crash or lost response between the POST and the status write).
-func deletionTargets(desired posthog.ReferenceSpec, recordedID string, obs Observation) []string {
-	var ids []string
-	if recordedID != "" {
-		ids = append(ids, recordedID)
-	}
-	for _, h := range obs.Holders {
-		if h.ID != recordedID && len(posthog.Differences(desired, h)) == 0 {
-			ids = append(ids, h.ID)
-		}
-	}
-	return ids
 }

@@ -61,7 +61,7 @@ func TestDecide(t *testing.T) {
 	}{
 		{
 			name: "nothing in PostHog and nothing recorded: create",
-			want: create{},
+			want: nothingHeld{},
 		},
 		{
 			name:       "the recorded reference holds the keys and equals the spec: nothing to do",
@@ -76,43 +76,43 @@ func TestDecide(t *testing.T) {
 			want:       upToDate{},
 		},
 		{
-			name:       "the recorded reference holds the keys but the spec changed: replace it",
+			name:       "the recorded reference holds the keys but the spec changed: replace it, deleting first",
 			recordedID: "a",
 			obs:        holders(remote("a", otherRole)),
-			want:       replace{recorded: "a"},
+			want:       recordedDiffers{keysCollide: true},
 		},
 		{
-			name:       "the spec's keys changed and nothing holds the new ones: delete the recorded one, create",
+			name:       "the spec's keys changed and nothing holds the new ones: create first, delete the recorded one after",
 			recordedID: "a",
-			want:       replace{recorded: "a"},
+			want:       recordedDiffers{keysCollide: false},
 		},
 		{
 			name: "an equal reference exists but nothing is recorded (crash after create): adopt it",
 			obs:  holders(remote("b")),
-			want: adopt{found: *remote("b")},
+			want: equalExists{found: *remote("b")},
 		},
 		{
-			name:       "an equal reference exists under another id: delete ours, adopt it",
+			name:       "an equal reference exists under another id: adopt it (ours is deleted after)",
 			recordedID: "a",
 			obs:        holders(remote("b")),
-			want:       adoptInstead{recorded: "a", found: *remote("b")},
+			want:       equalExists{found: *remote("b")},
 		},
 		{
 			name: "someone else's reference holds the keys with another role: conflict, no write",
 			obs:  holders(remote("b", otherRole)),
-			want: conflict{holder: *remote("b", otherRole), fields: []string{"role"}},
+			want: keysHeldByOther{holder: *remote("b", otherRole), fields: []string{"role"}},
 		},
 		{
 			name:       "a conflict never deletes the recorded reference",
 			recordedID: "a",
 			obs:        holders(remote("b", otherRole)),
-			want:       conflict{holder: *remote("b", otherRole), fields: []string{"role"}},
+			want:       keysHeldByOther{holder: *remote("b", otherRole), fields: []string{"role"}},
 		},
 		{
 			name:       "an edit into a slug someone else holds is a conflict even though ours holds the id: no write",
 			recordedID: "a",
 			obs:        holders(remote("a", slugWas), remote("b", holdsSlugOnly)),
-			want:       conflict{holder: *remote("b", holdsSlugOnly), fields: []string{"provider_role_id"}},
+			want:       keysHeldByOther{holder: *remote("b", holdsSlugOnly), fields: []string{"provider_role_id"}},
 		},
 	}
 	for _, tc := range cases {
@@ -125,33 +125,23 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func TestDeletionTargets(t *testing.T) {
-	desired := posthog.ReferenceSpec{Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
-		ProviderRoleName: "n", Role: "543e2fa5-dae3-497f-aa96-e06da8fcb379"}
-	equal := posthog.Reference{ID: "b", Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
-		ProviderRoleName: "n", Role: desired.Role}
-	different := posthog.Reference{ID: "c", Provider: "github", ProviderOrganizationID: "o", ProviderRoleID: "1",
-		ProviderRoleName: "someone else's", Role: desired.Role}
-
+func TestWritesNothing(t *testing.T) {
 	cases := []struct {
-		name       string
-		recordedID string
-		obs        Observation
-		want       []string
+		name string
+		in   intent
+		want bool
 	}{
-		{name: "the recorded reference is deleted by id even when no observation shows it", recordedID: "a",
-			want: []string{"a"}},
-		{name: "an unrecorded equal reference (create not yet recorded) is deleted too", recordedID: "a",
-			obs: Observation{Holders: []posthog.Reference{equal}}, want: []string{"a", "b"}},
-		{name: "nothing recorded, an equal reference exists: it is ours, delete it",
-			obs: Observation{Holders: []posthog.Reference{equal}}, want: []string{"b"}},
-		{name: "someone else's different reference is left alone",
-			obs: Observation{Holders: []posthog.Reference{different}}},
+		{name: "up to date writes nothing", in: upToDate{}, want: true},
+		{name: "a conflict writes nothing", in: keysHeldByOther{}, want: true},
+		{name: "a duplicate writes nothing", in: ownedByOther{}, want: true},
+		{name: "adopting may delete the recorded one", in: equalExists{}},
+		{name: "creating writes", in: nothingHeld{}},
+		{name: "replacing writes", in: recordedDiffers{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := deletionTargets(desired, tc.recordedID, tc.obs); !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("deletionTargets() = %v, want %v", got, tc.want)
+			if got := writesNothing(tc.in); got != tc.want {
+				t.Fatalf("writesNothing(%T) = %v, want %v", tc.in, got, tc.want)
 			}
 		})
 	}

@@ -48,6 +48,9 @@ type Observation struct {
 	// keys (its role id, its slug): none, one, or two different ones. Each
 	// may differ from desired in any field.
 	Holders []posthog.Reference
+	// Fresh says PostHog was asked just now, not a copy: what a delete is
+	// decided on.
+	Fresh bool
 }
 
 // Observation strategies, chosen with --observe.
@@ -79,10 +82,13 @@ type lookupExternal struct {
 // finds it.
 func (l lookupExternal) Observe(ctx context.Context, desired posthog.ReferenceSpec, _ string) (Observation, error) {
 	first, err := l.api.Lookup(ctx, desired.Query())
-	if err != nil || first == nil {
+	if err != nil {
 		return Observation{}, err
 	}
-	obs := Observation{Holders: []posthog.Reference{*first}}
+	if first == nil {
+		return Observation{Fresh: true}, nil
+	}
+	obs := Observation{Holders: []posthog.Reference{*first}, Fresh: true}
 	other, needed := otherKey(desired, *first)
 	if !needed {
 		return obs, nil

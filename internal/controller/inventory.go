@@ -85,7 +85,7 @@ func (inv *Inventory) External(host, organizationID string, api posthog.API) Ext
 
 // bookFor is the one copy of an organization on a host.
 func (inv *Inventory) bookFor(host, organizationID string) *book {
-	key := normalizedHost(host) + "|" + strings.ToLower(organizationID)
+	key := organizationKey(host, organizationID)
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	if inv.books == nil {

@@ -77,16 +77,14 @@ func (s *referenceSync) claimants(ctx context.Context, id string) ([]claimant, e
 }
 
 // respectOwners turns an intent that would take, or keep, a reference
-// another object owns into duplicate.
+// another object owns into ownedByOther.
 func (s *referenceSync) respectOwners(ctx context.Context, in intent) (intent, error) {
 	switch in := in.(type) {
 	case upToDate:
 		return s.yieldIfPreceded(ctx, s.ref.Status.ID, in)
-	case adopt:
+	case equalExists:
 		return s.yieldIfClaimed(ctx, in.found.ID, in)
-	case adoptInstead:
-		return s.yieldIfClaimed(ctx, in.found.ID, in)
-	case conflict:
+	case keysHeldByOther:
 		return s.yieldIfClaimed(ctx, in.holder.ID, in)
 	default:
 		return in, nil
@@ -99,7 +97,7 @@ func (s *referenceSync) yieldIfClaimed(ctx context.Context, id string, in intent
 	if err != nil || len(others) == 0 {
 		return in, err
 	}
-	return duplicate{remoteID: id, owner: others[0]}, nil
+	return ownedByOther{remoteID: id, owner: others[0]}, nil
 }
 
 // yieldIfPreceded settles a race in which two objects recorded the same id:
@@ -111,7 +109,7 @@ func (s *referenceSync) yieldIfPreceded(ctx context.Context, id string, in inten
 	}
 	for _, other := range others {
 		if other.precedes(s.ref) {
-			return duplicate{remoteID: id, owner: other, release: true}, nil
+			return ownedByOther{remoteID: id, owner: other, forget: true}, nil
 		}
 	}
 	return in, nil
@@ -119,7 +117,7 @@ func (s *referenceSync) yieldIfPreceded(ctx context.Context, id string, in inten
 
 // ownedByAnother reports whether deleting id would take it from the object
 // that owns it: one that precedes this object, when this one records id
-// too; any other object, when this one does not.
+// too; any other object that records it, when this one does not.
 func (s *referenceSync) ownedByAnother(ctx context.Context, id string) (bool, error) {
 	others, err := s.claimants(ctx, id)
 	if err != nil {
@@ -135,7 +133,7 @@ func (s *referenceSync) ownedByAnother(ctx context.Context, id string) (bool, er
 
 // duplicateMessage names the owner only in the object's own namespace:
 // another tenant's object names are not to be revealed.
-func duplicateMessage(d duplicate, namespace string) string {
+func duplicateMessage(d ownedByOther, namespace string) string {
 	owner := "another RoleExternalReference, in another namespace"
 	if d.owner.namespace == namespace {
 		owner = fmt.Sprintf("RoleExternalReference %q", d.owner.name)

@@ -27,6 +27,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -70,7 +71,7 @@ func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, err
 	}
 	if !conn.DeletionTimestamp.IsZero() {
-		return r.releaseWhenUnused(ctx, conn)
+		return r.removeFinalizerWhenUnused(ctx, conn)
 	}
 	if !controllerutil.ContainsFinalizer(conn, ConnectionFinalizer) {
 		base := conn.DeepCopy()
@@ -123,9 +124,14 @@ func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alph
 	}
 	counts, err := r.countReferences(ctx, refs)
 	if err != nil {
-		return kubernetesError(err)
+		return kubernetesFailure(err)
 	}
 	conn.Status.References = counts
+	refused, err := r.refusedWrites(ctx, conn)
+	if err != nil {
+		return kubernetesFailure(err)
+	}
+	setWritesRefused(conn, refused)
 	return readyOutcome("PostHog accepted the API key for organization " + conn.Spec.OrganizationID)
 }
 
@@ -155,6 +161,29 @@ func (r *PostHogConnectionReconciler) countReferences(
 	return counts, nil
 }
 
+// refusedWrites names the references using conn whose writes PostHog
+// refuses for the key's rights: the connection reads, but cannot write.
+func (r *PostHogConnectionReconciler) refusedWrites(
+	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
+) ([]string, error) {
+	refs, err := referencesUsing(ctx, r, client.ObjectKeyFromObject(conn))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for i := range refs {
+		if writesRefused(&refs[i]) {
+			names = append(names, refs[i].Name)
+		}
+	}
+	return names, nil
+}
+
+// writesRefused reports whether PostHog refuses ref's writes for its key.
+func writesRefused(ref *iamv1alpha1.RoleExternalReference) bool {
+	return conditionReason(ref.Status.Conditions, iamv1alpha1.ConditionReady) == iamv1alpha1.ReasonForbidden
+}
+
 // ReferenceLister lists an organization's references (fresh: walking
 // PostHog whatever any copy says) and says whether it walked PostHog with
 // api to do so.
@@ -178,12 +207,12 @@ func (walkingLister) References(
 // at the references that still need it (their deletions also wake it).
 const connectionReleaseWait = 5 * time.Second
 
-// releaseWhenUnused removes the connection's finalizer once no reference
+// removeFinalizerWhenUnused removes the connection's finalizer once no reference
 // needs it to finish a deletion: none being deleted, or, in a namespace
 // being deleted (where the namespace controller deletes objects in no set
 // order), none left at all. A connection deleted while its references live
 // on is released at once, so one of the same name can replace it.
-func (r *PostHogConnectionReconciler) releaseWhenUnused(
+func (r *PostHogConnectionReconciler) removeFinalizerWhenUnused(
 	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
 ) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(conn, ConnectionFinalizer) {
@@ -247,28 +276,29 @@ func (r *PostHogConnectionReconciler) stillNeeded(
 
 // SetupWithManager registers the PostHogConnection controller. Secrets are
 // watched as metadata only: the cache never holds an API key, and a rotation
-// still re-checks the connection at once.
+// still re-checks the connection at once. The field indexes it reads are
+// registered by SetupControllers.
 func (r *PostHogConnectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &iamv1alpha1.PostHogConnection{},
-		indexConnectionSecret, func(o client.Object) []string {
-			return []string{o.(*iamv1alpha1.PostHogConnection).Spec.APIKeySecretRef.Name}
-		}); err != nil {
-		return err
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.PostHogConnection{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.connectionsUsing), builder.OnlyMetadata).
-		Watches(&iamv1alpha1.RoleExternalReference{}, handler.EnqueueRequestsFromMapFunc(r.connectionInDeletion)).
+		Watches(&iamv1alpha1.RoleExternalReference{}, handler.EnqueueRequestsFromMapFunc(r.connectionToRecheck)).
+		WithOptions(controller.Options{RateLimiter: retryBackoff()}).
 		Named("posthogconnection").
 		Complete(r)
 }
 
-// connectionInDeletion maps a reference to its connection only while that
-// connection is being deleted or gone: its release, and forgetting its
-// client, wait for the references.
-func (r *PostHogConnectionReconciler) connectionInDeletion(ctx context.Context, ref client.Object) []reconcile.Request {
-	name := ref.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name
-	key := client.ObjectKey{Namespace: ref.GetNamespace(), Name: name}
+// connectionToRecheck maps a reference to its connection when the
+// connection has to look again: while it is being deleted or gone (its
+// finalizer, and forgetting its client, wait for the references), and when
+// PostHog refuses, or stops refusing, the reference's writes (the
+// connection names them). An update maps both the old and the new object.
+func (r *PostHogConnectionReconciler) connectionToRecheck(ctx context.Context, obj client.Object) []reconcile.Request {
+	ref := obj.(*iamv1alpha1.RoleExternalReference)
+	key := client.ObjectKey{Namespace: ref.Namespace, Name: ref.Spec.ConnectionRef.Name}
+	if writesRefused(ref) {
+		return []reconcile.Request{{NamespacedName: key}}
+	}
 	conn := &iamv1alpha1.PostHogConnection{}
 	err := r.Get(ctx, key, conn)
 	if err == nil && conn.DeletionTimestamp.IsZero() || err != nil && !apierrors.IsNotFound(err) {

@@ -291,9 +291,17 @@ func TestAnObjectDeletedBeforeItsCreateWasRecordedStillCleansUp(t *testing.T) {
 		// The object gets its finalizer but cannot reach PostHog yet.
 		h.create(h.reference("early-delete"))
 		h.eventuallyReady("early-delete", metav1.ConditionFalse, iamv1alpha1.ReasonConnectionNotReady)
-		// As if its create had committed and the manager died before writing status.id.
+		// As if its create had committed and the manager died before writing
+		// status.id: the operator notes every create in status.createPending
+		// before sending it.
 		_, err := h.posthog.PutReference(h.seeded.OrganizationID, specOf(h.get("early-delete")))
 		h.g.Expect(err).NotTo(HaveOccurred())
+		h.g.Eventually(func() error {
+			noted := h.get("early-delete")
+			noted.Status.CreatePending = &iamv1alpha1.PendingCreate{MappingFields: noted.Spec.Fields(), Host: h.url,
+				OrganizationID: h.seeded.OrganizationID}
+			return k8s.Status().Update(h.ctx, noted)
+		}).WithTimeout(10 * time.Second).Should(Succeed())
 		h.g.Expect(h.get("early-delete").Status.ID).To(BeEmpty())
 
 		h.delete("early-delete")

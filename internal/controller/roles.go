@@ -27,11 +27,14 @@ import (
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
-// RoleDirectory resolves spec.roleName to a role UUID from a copy of each
-// organization's roles, so names cost no call per object: one walk of the
-// roles list per organization per refresh period, plus at most one more per
-// period when a name is missing from the copy (a role created since).
-// Mappings that name a UUID never touch it.
+// RoleDirectory resolves spec.roleName to a role UUID, and tells whether a
+// UUID is a role of an organization, from a copy of each organization's
+// roles, so names cost no call per object: one walk of the roles list per
+// organization per refresh period, plus at most one more per period when a
+// name or id is missing from the copy (a role created since), and one
+// whenever a caller knows the copy is wrong (fresh: PostHog refused a role,
+// or a person asked for a fresh look). Mappings that name a UUID touch it
+// only before a replace or a move.
 type RoleDirectory struct {
 	// RefreshPeriod is how old a copy may get (the resync period).
 	RefreshPeriod time.Duration
@@ -48,39 +51,62 @@ type RoleDirectory struct {
 type roleBook struct {
 	mu       sync.Mutex
 	byName   map[string]string // lower-cased name -> id
+	ids      map[string]bool   // lower-cased id
 	walkedAt time.Time
-	// missWalkedAt is when a missing name last caused an extra walk.
+	// missWalkedAt is when a missing name or id last caused an extra walk.
 	missWalkedAt time.Time
 }
 
 // Resolve returns the id of the role named name in the organization api
 // reaches, and whether there is one. PostHog compares role names
-// case-insensitively, and they are unique per organization.
+// case-insensitively, and they are unique per organization. fresh walks the
+// roles whatever the copy's age.
 func (d *RoleDirectory) Resolve(
-	ctx context.Context, host, organizationID string, api posthog.API, name string,
+	ctx context.Context, host, organizationID string, api posthog.API, name string, fresh bool,
 ) (string, bool, error) {
+	key := strings.ToLower(posthog.Strip(name))
+	var id string
+	found, err := d.find(ctx, host, organizationID, api, fresh, func(b *roleBook) bool {
+		id = b.byName[key]
+		return id != ""
+	})
+	return id, found, err
+}
+
+// Exists reports whether id is a role of the organization api reaches.
+func (d *RoleDirectory) Exists(
+	ctx context.Context, host, organizationID string, api posthog.API, id string,
+) (bool, error) {
+	key := strings.ToLower(posthog.Strip(id))
+	return d.find(ctx, host, organizationID, api, false, func(b *roleBook) bool { return b.ids[key] })
+}
+
+// find answers has from the organization's copy, walking first if the copy
+// is missing, stale or not to be trusted (fresh), and once more per period
+// when has says no.
+func (d *RoleDirectory) find(
+	ctx context.Context, host, organizationID string, api posthog.API, fresh bool, has func(*roleBook) bool,
+) (bool, error) {
 	b := d.book(host, organizationID)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := d.now()
-	if b.byName == nil || now.Sub(b.walkedAt) >= d.RefreshPeriod {
+	if fresh || b.byName == nil || now.Sub(b.walkedAt) >= d.RefreshPeriod {
 		if err := b.walk(ctx, api, now); err != nil {
-			return "", false, err
+			return false, err
 		}
 	}
-	key := strings.ToLower(strings.TrimSpace(name))
-	if id, ok := b.byName[key]; ok {
-		return id, true, nil
+	if has(b) {
+		return true, nil
 	}
 	if now.Sub(b.missWalkedAt) < d.RefreshPeriod || b.walkedAt.Equal(now) {
-		return "", false, nil
+		return false, nil
 	}
 	b.missWalkedAt = now
 	if err := b.walk(ctx, api, now); err != nil {
-		return "", false, err
+		return false, err
 	}
-	id, ok := b.byName[key]
-	return id, ok, nil
+	return has(b), nil
 }
 
 func (b *roleBook) walk(ctx context.Context, api posthog.API, now time.Time) error {
@@ -89,15 +115,17 @@ func (b *roleBook) walk(ctx context.Context, api posthog.API, now time.Time) err
 		return err
 	}
 	b.byName = make(map[string]string, len(roles))
+	b.ids = make(map[string]bool, len(roles))
 	for _, r := range roles {
-		b.byName[strings.ToLower(strings.TrimSpace(r.Name))] = r.ID
+		b.byName[strings.ToLower(posthog.Strip(r.Name))] = r.ID
+		b.ids[strings.ToLower(r.ID)] = true
 	}
 	b.walkedAt = now
 	return nil
 }
 
 func (d *RoleDirectory) book(host, organizationID string) *roleBook {
-	key := normalizedHost(host) + "|" + strings.ToLower(organizationID)
+	key := organizationKey(host, organizationID)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.books == nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -74,6 +75,9 @@ type Config struct {
 	// Metrics receives posthog_operator_objects (controller-runtime's
 	// metrics.Registry, which the manager serves, when nil).
 	Metrics prometheus.Registerer
+	// Clock tells the age of the inventory's and the roles' copies and of
+	// refused writes (the real clock when nil).
+	Clock clock.PassiveClock
 }
 
 // SetupControllers registers the PostHogConnection and RoleExternalReference
@@ -81,6 +85,12 @@ type Config struct {
 func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	if cfg.NewClient == nil {
 		cfg.NewClient = DefaultClientFactory
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.RealClock{}
+	}
+	if err := registerIndexes(mgr); err != nil {
+		return err
 	}
 	newExternal, lister, err := observer(cfg)
 	if err != nil {
@@ -109,13 +119,39 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		return err
 	}
 	return (&RoleExternalReferenceReconciler{
-		Roles:        &RoleDirectory{RefreshPeriod: resyncOrDefault(cfg.ResyncPeriod)},
-		Client:       mgr.GetClient(),
-		Connections:  connections,
-		NewExternal:  newExternal,
-		Recorder:     mgr.GetEventRecorder("posthog-operator"),
-		ResyncPeriod: cfg.ResyncPeriod,
-	}).SetupWithManager(mgr, cfg.MaxConcurrentReconciles)
+		Roles:                   &RoleDirectory{RefreshPeriod: resyncOrDefault(cfg.ResyncPeriod), Clock: cfg.Clock},
+		Client:                  mgr.GetClient(),
+		Connections:             connections,
+		NewExternal:             newExternal,
+		Recorder:                mgr.GetEventRecorder("posthog-operator"),
+		ResyncPeriod:            cfg.ResyncPeriod,
+		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
+		Clock:                   cfg.Clock,
+	}).SetupWithManager(mgr)
+}
+
+// registerIndexes registers every field index the controllers read, in
+// one place.
+func registerIndexes(mgr ctrl.Manager) error {
+	indexes := []struct {
+		obj     client.Object
+		field   string
+		extract client.IndexerFunc
+	}{
+		{&iamv1alpha1.PostHogConnection{}, indexConnectionSecret, func(o client.Object) []string {
+			return []string{o.(*iamv1alpha1.PostHogConnection).Spec.APIKeySecretRef.Name}
+		}},
+		{&iamv1alpha1.RoleExternalReference{}, indexReferenceConnection, func(o client.Object) []string {
+			return []string{o.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name}
+		}},
+		{&iamv1alpha1.RoleExternalReference{}, indexReferenceID, recordedIDOf},
+	}
+	for _, ix := range indexes {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), ix.obj, ix.field, ix.extract); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // observer is how PostHog is observed (--observe): per object, and per
@@ -123,7 +159,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 func observer(cfg Config) (ExternalFactory, ReferenceLister, error) {
 	switch cfg.Observe {
 	case ObserveInventory, "":
-		inventory := &Inventory{RefreshPeriod: resyncOrDefault(cfg.ResyncPeriod)}
+		inventory := &Inventory{RefreshPeriod: resyncOrDefault(cfg.ResyncPeriod), Clock: cfg.Clock}
 		return inventory.External, inventory, nil
 	case ObserveLookup:
 		return LookupExternal, walkingLister{}, nil

@@ -19,6 +19,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -42,10 +43,10 @@ type outcome struct {
 	err error
 	// requeueAfter is when to look again; 0 means at the next resync.
 	requeueAfter time.Duration
-	// released: the object is let go (its finalizer removed); nothing to requeue.
-	released bool
+	// finalizerRemoved: the object is let go; nothing to requeue.
+	finalizerRemoved bool
 	// paused: the paused annotation stopped the reconcile; Ready stays as
-	// last verified.
+	// last verified while PostHog holds the current generation.
 	paused bool
 }
 
@@ -53,9 +54,9 @@ func readyOutcome(message string) outcome {
 	return outcome{ready: true, reason: iamv1alpha1.ReasonAvailable, message: message}
 }
 
-// kubernetesError is a failed API-server call: retried with backoff, the
-// conditions untouched.
-func kubernetesError(err error) outcome {
+// kubernetesFailure is the outcome of a failed API-server call: retried
+// with backoff, the conditions untouched.
+func kubernetesFailure(err error) outcome {
 	return outcome{err: err}
 }
 
@@ -64,7 +65,7 @@ func (o outcome) result(resyncAfter time.Duration) (ctrl.Result, error) {
 	switch {
 	case o.err != nil:
 		return ctrl.Result{}, o.err
-	case o.released:
+	case o.finalizerRemoved:
 		return ctrl.Result{}, nil
 	case o.requeueAfter > 0:
 		return ctrl.Result{RequeueAfter: o.requeueAfter}, nil
@@ -155,6 +156,30 @@ func setConditions(obj client.Object, conditions *[]metav1.Condition, o outcome)
 		set(iamv1alpha1.ConditionReconciling, metav1.ConditionTrue, o.reason, o.message)
 		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionStalled)
 	}
+}
+
+// setWritesRefused is the one place a connection's WritesRefused condition
+// is written: True, naming them, while PostHog refuses the writes of
+// references using the connection for its key's rights (it reads, but
+// cannot write); absent otherwise.
+func setWritesRefused(conn *iamv1alpha1.PostHogConnection, refused []string) {
+	if len(refused) == 0 {
+		meta.RemoveStatusCondition(&conn.Status.Conditions, iamv1alpha1.ConditionWritesRefused)
+		return
+	}
+	shown := refused[:min(len(refused), 5)]
+	more := ""
+	if len(refused) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(refused)-len(shown))
+	}
+	meta.SetStatusCondition(&conn.Status.Conditions, metav1.Condition{
+		Type: iamv1alpha1.ConditionWritesRefused, Status: metav1.ConditionTrue, Reason: iamv1alpha1.ReasonForbidden,
+		ObservedGeneration: conn.Generation,
+		Message: fmt.Sprintf("PostHog refuses to create or delete references with this connection's API key "+
+			"(%d RoleExternalReference(s): %s%s): the key in Secret %q needs the organization:write scope, and "+
+			"its user must be an admin of organization %s", len(refused), strings.Join(shown, ", "), more,
+			conn.Spec.APIKeySecretRef.Name, conn.Spec.OrganizationID),
+	})
 }
 
 // generationHeld reports whether Ready was last verified True for this

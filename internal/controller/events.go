@@ -1,0 +1,62 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+)
+
+// Event reasons: the one set. Every remote write emits one, and so does
+// every change into a state a person should hear of.
+const (
+	EventCreated   = "Created"
+	EventAdopted   = "Adopted"
+	EventReplaced  = "Replaced"
+	EventRecreated = "Recreated"
+	EventDeleted   = "Deleted"
+	EventOrphaned  = "Orphaned"
+	EventConflict  = "Conflict"
+	// EventSyncFailed: a step failed; the message says why and what to do.
+	EventSyncFailed = "SyncFailed"
+	// EventRoleChanged: spec.roleName now names another role id (a role
+	// deleted and another created with its name).
+	EventRoleChanged = "RoleChanged"
+	// EventDuplicate and EventPaused share their names with the Ready
+	// reasons they announce.
+	EventDuplicate = iamv1alpha1.ReasonDuplicate
+	EventPaused    = iamv1alpha1.ReasonPaused
+)
+
+// recoveredMessage is the Adopted event of a reference our own earlier
+// create made, found after its answer was lost.
+const recoveredMessage = "Recorded PostHog reference %s, created by an earlier attempt whose answer was lost"
+
+// event records an event on the object.
+func (s *referenceSync) event(eventType, reason, action, format string, args ...any) {
+	if s.reconciler.Recorder != nil {
+		s.reconciler.Recorder.Eventf(s.ref, nil, eventType, reason, action, format, args...)
+	}
+}
+
+// eventOnChange records an event only when the object's conditionType
+// condition does not carry reason yet: a state that lasts is announced
+// once, not at every retry.
+func (s *referenceSync) eventOnChange(conditionType, reason, eventType, eventReason, action, message string) {
+	if conditionReason(s.ref.Status.Conditions, conditionType) != reason {
+		s.event(eventType, eventReason, action, "%s", message)
+	}
+}
