@@ -68,6 +68,11 @@ const (
 	// reference this one asks for. A wait, not an error: this object writes
 	// nothing and takes over when the owner is deleted or changes its spec.
 	ReasonDuplicate = "Duplicate"
+	// ReasonDuplicateConflict: another RoleExternalReference owns the
+	// PostHog reference of this provider role and maps it differently: git
+	// declares two mappings of one provider role. A person must settle it;
+	// when the owner is deleted, this object takes over with its own spec.
+	ReasonDuplicateConflict = "DuplicateConflict"
 	// ReasonMoveBlocked: the connection now points at another PostHog
 	// organization or host, and the reference recorded in the old one cannot
 	// be deleted there (another host, or no access). Nothing is created until

@@ -55,12 +55,15 @@ type keysHeldByOther struct {
 }
 
 // ownedByOther: another RoleExternalReference owns the reference this one
-// wants. Nothing is written; forget says to forget the recorded id (an
+// wants, or one holding its keys. Nothing is written; forget says to forget the recorded id (an
 // older object recorded the same one) without deleting it.
 type ownedByOther struct {
 	remoteID string
 	owner    claimant
 	forget   bool
+	// differs: the owner maps the provider role differently (these
+	// fields): git contradicts itself, which a person must settle.
+	differs []string
 }
 
 func (upToDate) isIntent()        {}

@@ -103,7 +103,8 @@ func (s *referenceSync) connectForDeletion(ctx context.Context) error {
 }
 
 // deleteRecorded deletes the reference in status.id where it lives, unless
-// another object owns it (twins that raced), and forgets it.
+// another object owns it (twins that raced) or a twin asking for the same
+// mapping takes it over (see handover.go), and forgets it.
 func (s *referenceSync) deleteRecorded(ctx context.Context) error {
 	id := s.ref.Status.ID
 	if id == "" {
@@ -114,8 +115,14 @@ func (s *referenceSync) deleteRecorded(ctx context.Context) error {
 		return err
 	}
 	if !owned {
-		if _, err := s.deleteAt(ctx, id, s.recordedLocation()); err != nil {
+		handedOver, err := s.handOverOrTell(ctx)
+		if err != nil {
 			return err
+		}
+		if !handedOver {
+			if _, err := s.deleteAt(ctx, id, s.recordedLocation()); err != nil {
+				return err
+			}
 		}
 	}
 	s.disown()

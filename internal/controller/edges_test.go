@@ -114,9 +114,10 @@ func TestAnEditIntoAKeySomeoneElseHoldsIsAConflictThatWritesNothing(t *testing.T
 	})
 }
 
-func TestTwoObjectsWantingOneReferenceHaveOneOwnerAndTheOtherWaits(t *testing.T) {
+func TestARenameHandsTheReferenceOverWithoutAGap(t *testing.T) {
 	forEachStrategy(t, func(t *testing.T, observe string) {
-		h := newHarness(t, harnessOptions{observe: observe, resyncPeriod: 500 * time.Millisecond})
+		// A resync far away: the new name must be woken by the deletion.
+		h := newHarness(t, harnessOptions{observe: observe, resyncPeriod: time.Hour})
 		h.connect()
 		h.create(h.reference("first", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleID = "team" }))
 		owner := h.eventuallyReady("first", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
@@ -132,13 +133,51 @@ func TestTwoObjectsWantingOneReferenceHaveOneOwnerAndTheOtherWaits(t *testing.T)
 		h.g.Expect(h.writes()).To(Equal(1), "the waiting object created nothing")
 		h.g.Expect(kstatusOf(h.g, waiting)).To(Equal(status.InProgressStatus), "Duplicate is a wait, not a failure")
 
-		// The old name is pruned: its reference goes, and the new name takes over.
+		// The old name is pruned: the new name takes its reference over, and
+		// PostHog is not touched.
 		h.delete("first")
 		h.eventuallyGone("first")
 		taken := h.eventuallyReady("renamed", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.g.Expect(taken.Status.ID).To(Equal(owner.Status.ID), "handed over, not recreated")
+		h.g.Expect(h.remote()).To(HaveLen(1))
+		h.g.Expect(h.remote()[0].ID).To(Equal(owner.Status.ID))
+		creates, deletes := h.writes()
+		h.g.Expect(creates).To(Equal(1), "one create in all")
+		h.g.Expect(deletes).To(BeZero(), "no gap: the reference was never deleted")
+		h.g.Eventually(func() []string { return h.eventReasons("renamed") }).WithTimeout(10 * time.Second).
+			Should(ContainElement(controller.EventHandedOver))
+	})
+}
+
+func TestTwinsThatDisagreeAreStalledAndTheSecondTakesOverWithItsOwnSpec(t *testing.T) {
+	forEachStrategy(t, func(t *testing.T, observe string) {
+		h := newHarness(t, harnessOptions{observe: observe, resyncPeriod: time.Hour})
+		h.connect()
+		h.create(h.reference("first", func(s *iamv1alpha1.RoleExternalReferenceSpec) { s.ProviderRoleID = "team" }))
+		owner := h.eventuallyReady("first", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+		h.create(h.reference("contradiction", func(s *iamv1alpha1.RoleExternalReferenceSpec) {
+			s.ProviderRoleID = "team"
+			s.ProviderRoleSlug = "slug-first"
+			s.ProviderRoleName = "Team first"
+			s.Role = h.role("Admins")
+		}))
+
+		stalled := h.eventuallyReady("contradiction", metav1.ConditionFalse, iamv1alpha1.ReasonDuplicateConflict)
+		h.g.Expect(readyOf(stalled).Message).To(And(ContainSubstring(`"first"`), ContainSubstring("role")),
+			"names the owner and the field that differs")
+		h.g.Expect(kstatusOf(h.g, stalled)).To(Equal(status.FailedStatus), "git contradicts itself: a failure")
+		h.g.Expect(stalled.Status.ID).To(BeEmpty())
+		h.g.Expect(h.writes()).To(Equal(1), "the disagreeing twin wrote nothing")
+
+		h.delete("first")
+		h.eventuallyGone("first")
+		taken := h.eventuallyReady("contradiction", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 		h.g.Expect(taken.Status.ID).NotTo(Equal(owner.Status.ID))
 		h.g.Expect(h.remote()).To(HaveLen(1))
 		h.g.Expect(h.remote()[0].ID).To(Equal(taken.Status.ID))
+		h.g.Expect(h.remote()[0].Role).To(Equal(h.role("Admins")), "its own spec")
+		h.g.Eventually(func() []string { return h.eventReasons("contradiction") }).WithTimeout(10 * time.Second).
+			Should(ContainElement(controller.EventOwnerDeleted))
 	})
 }
 

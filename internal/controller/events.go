@@ -17,6 +17,8 @@ limitations under the License.
 package controller
 
 import (
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 )
 
@@ -35,10 +37,17 @@ const (
 	// EventRoleChanged: spec.roleName now names another role id (a role
 	// deleted and another created with its name).
 	EventRoleChanged = "RoleChanged"
-	// EventDuplicate and EventPaused share their names with the Ready
-	// reasons they announce.
-	EventDuplicate = iamv1alpha1.ReasonDuplicate
-	EventPaused    = iamv1alpha1.ReasonPaused
+	// EventHandedOver: an owner being deleted leaves its reference to a
+	// twin asking for the same mapping (both objects get one).
+	EventHandedOver = "HandedOver"
+	// EventOwnerDeleted: the owner of the reference a twin waited for was
+	// deleted with it; the twin takes over with its own spec.
+	EventOwnerDeleted = "OwnerDeleted"
+	// EventDuplicate, EventDuplicateConflict and EventPaused share their
+	// names with the reasons they announce.
+	EventDuplicate         = iamv1alpha1.ReasonDuplicate
+	EventDuplicateConflict = iamv1alpha1.ReasonDuplicateConflict
+	EventPaused            = iamv1alpha1.ReasonPaused
 )
 
 // recoveredMessage is the Adopted event of a reference our own earlier
@@ -49,6 +58,14 @@ const recoveredMessage = "Recorded PostHog reference %s, created by an earlier a
 func (s *referenceSync) event(eventType, reason, action, format string, args ...any) {
 	if s.reconciler.Recorder != nil {
 		s.reconciler.Recorder.Eventf(s.ref, nil, eventType, reason, action, format, args...)
+	}
+}
+
+// eventOn records an event on another object (a twin this one hands over
+// to, or leaves to take over).
+func (s *referenceSync) eventOn(obj client.Object, eventType, reason, action, format string, args ...any) {
+	if s.reconciler.Recorder != nil {
+		s.reconciler.Recorder.Eventf(obj, nil, eventType, reason, action, format, args...)
 	}
 }
 

@@ -135,6 +135,15 @@ type uniqueKey struct {
 	provider, organization, value string
 }
 
+// String is the key as one index value.
+func (k uniqueKey) String() string {
+	kind := "id"
+	if k.bySlug {
+		kind = "slug"
+	}
+	return kind + "|" + k.provider + "|" + k.organization + "|" + k.value
+}
+
 func keysOf(provider, organization, roleID string, slug *string) []uniqueKey {
 	org := strings.ToLower(organization)
 	keys := []uniqueKey{{provider: provider, organization: org, value: strings.ToLower(roleID)}}

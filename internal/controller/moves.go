@@ -129,4 +129,3 @@ func moveBlocked(id string, loc location, why string) error {
 		"access to that organization again, or set spec.deletionPolicy: Orphan to leave it behind and go on",
 		id, loc.organizationID, loc.host, why)}
 }
-

@@ -19,6 +19,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -83,21 +84,23 @@ func (s *referenceSync) respectOwners(ctx context.Context, in intent) (intent, e
 	case upToDate:
 		return s.yieldIfPreceded(ctx, s.ref.Status.ID, in)
 	case equalExists:
-		return s.yieldIfClaimed(ctx, in.found.ID, in)
+		return s.yieldIfClaimed(ctx, in.found.ID, in, nil)
 	case keysHeldByOther:
-		return s.yieldIfClaimed(ctx, in.holder.ID, in)
+		return s.yieldIfClaimed(ctx, in.holder.ID, in, in.fields)
 	default:
 		return in, nil
 	}
 }
 
-// yieldIfClaimed waits for any other object that records id.
-func (s *referenceSync) yieldIfClaimed(ctx context.Context, id string, in intent) (intent, error) {
+// yieldIfClaimed waits for any other object that records id; differs are
+// the fields in which that reference, and so its owner's spec, differ from
+// this object's.
+func (s *referenceSync) yieldIfClaimed(ctx context.Context, id string, in intent, differs []string) (intent, error) {
 	others, err := s.claimants(ctx, id)
 	if err != nil || len(others) == 0 {
 		return in, err
 	}
-	return ownedByOther{remoteID: id, owner: others[0]}, nil
+	return ownedByOther{remoteID: id, owner: others[0], differs: differs}, nil
 }
 
 // yieldIfPreceded settles a race in which two objects recorded the same id:
@@ -137,6 +140,11 @@ func duplicateMessage(d ownedByOther, namespace string) string {
 	owner := "another RoleExternalReference, in another namespace"
 	if d.owner.namespace == namespace {
 		owner = fmt.Sprintf("RoleExternalReference %q", d.owner.name)
+	}
+	if len(d.differs) > 0 {
+		return fmt.Sprintf("PostHog reference %s, managed by %s, maps this provider role with a different %s: "+
+			"git asks for two mappings of one provider role. This object writes nothing to PostHog; delete one "+
+			"of the two objects, or make their specs agree", d.remoteID, owner, strings.Join(d.differs, ", "))
 	}
 	return fmt.Sprintf("PostHog reference %s is managed by %s; this object writes nothing to PostHog and takes "+
 		"over when that one is deleted or changes its spec", d.remoteID, owner)

@@ -484,10 +484,13 @@ func (s *referenceSync) waitForOwner(d ownedByOther) outcome {
 	if d.forget {
 		s.disown() // forgotten, not deleted: it is the owner's
 	}
+	reason := iamv1alpha1.ReasonDuplicate
+	if len(d.differs) > 0 {
+		reason = iamv1alpha1.ReasonDuplicateConflict
+	}
 	msg := duplicateMessage(d, s.ref.Namespace)
-	s.eventOnChange(iamv1alpha1.ConditionReady, iamv1alpha1.ReasonDuplicate, corev1.EventTypeWarning, EventDuplicate,
-		"Observe", msg)
-	return outcome{reason: iamv1alpha1.ReasonDuplicate, message: msg}
+	s.eventOnChange(iamv1alpha1.ConditionReady, reason, corev1.EventTypeWarning, reason, "Observe", msg) // EventDuplicate or EventDuplicateConflict
+	return outcome{reason: reason, message: msg}
 }
 
 func (s *referenceSync) ready() outcome {
@@ -562,6 +565,7 @@ func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager) err
 		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.requestsForReferencesUsing)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.refusedReferencesUsingSecret),
 			builder.OnlyMetadata).
+		Watches(&iamv1alpha1.RoleExternalReference{}, r.wakeTwins()).
 		WithOptions(controller.Options{
 			MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1),
 			RateLimiter:             retryBackoff(),

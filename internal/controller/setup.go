@@ -145,6 +145,7 @@ func registerIndexes(mgr ctrl.Manager) error {
 			return []string{o.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name}
 		}},
 		{&iamv1alpha1.RoleExternalReference{}, indexReferenceID, recordedIDOf},
+		{&iamv1alpha1.RoleExternalReference{}, indexReferenceKeys, providerKeysOf},
 	}
 	for _, ix := range indexes {
 		if err := mgr.GetFieldIndexer().IndexField(context.Background(), ix.obj, ix.field, ix.extract); err != nil {

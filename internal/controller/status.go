@@ -78,6 +78,7 @@ func (o outcome) result(resyncAfter time.Duration) (ctrl.Result, error) {
 // Every other not-Ready reason is a wait that ends by itself.
 var stallingReasons = map[string]bool{
 	iamv1alpha1.ReasonConflict:             true,
+	iamv1alpha1.ReasonDuplicateConflict:    true,
 	iamv1alpha1.ReasonInvalidSpec:          true,
 	iamv1alpha1.ReasonUnauthorized:         true,
 	iamv1alpha1.ReasonForbidden:            true,
