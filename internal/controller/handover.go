@@ -48,8 +48,9 @@ const indexReferenceKeys = "spec.providerKeys"
 
 func providerKeysOf(o client.Object) []string {
 	d := desiredReference(o.(*iamv1alpha1.RoleExternalReference))
-	var keys []string
-	for _, k := range keysOf(d.Provider, d.ProviderOrganizationID, d.ProviderRoleID, d.ProviderRoleSlug) {
+	unique := keysOf(d.Provider, d.ProviderOrganizationID, d.ProviderRoleID, d.ProviderRoleSlug)
+	keys := make([]string, 0, len(unique))
+	for _, k := range unique {
 		keys = append(keys, k.String())
 	}
 	return keys

@@ -22,6 +22,7 @@ package controller_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -62,8 +63,9 @@ func (h *harness) remoteWritesSince(mark int) []remoteWrite {
 // requestsSince lists the requests PostHog received after mark, as
 // "METHOD endpoint status", for failure messages.
 func (h *harness) requestsSince(mark int) []string {
-	var out []string
-	for _, r := range h.posthog.Requests()[mark:] {
+	requests := h.posthog.Requests()[mark:]
+	out := make([]string, 0, len(requests))
+	for _, r := range requests {
 		out = append(out, fmt.Sprintf("%s %s %s → %d %s", r.Method, r.Endpoint, organizationOfPath(r.Path),
 			r.Status, r.Fault))
 	}
@@ -76,12 +78,14 @@ func organizationOfPath(p string) string {
 	return strings.ToLower(org)
 }
 
-func post(org string, status int) remoteWrite {
-	return remoteWrite{Method: "POST", Org: strings.ToLower(org), Status: status}
+// created is a create PostHog accepted in org.
+func created(org string) remoteWrite {
+	return remoteWrite{Method: "POST", Org: strings.ToLower(org), Status: http.StatusCreated}
 }
 
-func del(org string, status int) remoteWrite {
-	return remoteWrite{Method: "DELETE", Org: strings.ToLower(org), Status: status}
+// deleted is a delete PostHog accepted in org.
+func deleted(org string) remoteWrite {
+	return remoteWrite{Method: "DELETE", Org: strings.ToLower(org), Status: http.StatusNoContent}
 }
 
 // consistentlyNoWritesFor is consistentlyNoWrites over a chosen duration.

@@ -17,7 +17,6 @@ limitations under the License.
 package controller_test
 
 import (
-	"net/http"
 	"testing"
 	"time"
 
@@ -67,9 +66,9 @@ func TestAChangeOfKeysCreatesTheNewReferenceBeforeDeletingTheOld(t *testing.T) {
 				after := h.eventuallyReady("m", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
 				org := h.seeded.OrganizationID
-				want := []remoteWrite{post(org, http.StatusCreated), del(org, http.StatusNoContent)}
+				want := []remoteWrite{created(org), deleted(org)}
 				if tc.deleteFirst {
-					want = []remoteWrite{del(org, http.StatusNoContent), post(org, http.StatusCreated)}
+					want = []remoteWrite{deleted(org), created(org)}
 				}
 				h.g.Expect(h.remoteWritesSince(mark)).To(Equal(want), h.describe("m", mark))
 				held := h.remote()

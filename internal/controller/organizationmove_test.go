@@ -17,7 +17,6 @@ limitations under the License.
 package controller_test
 
 import (
-	"net/http"
 	"testing"
 	"time"
 
@@ -83,7 +82,7 @@ func TestAMoveWhoseRoleIsNotInTheNewOrganizationWaitsAndCostsNothing(t *testing.
 			g.Expect(readyOf(moved).ObservedGeneration).To(Equal(moved.Generation))
 		}).WithTimeout(30*time.Second).Should(Succeed(), func() string { return h.describe("mover", mark) })
 		h.g.Expect(h.remoteWritesSince(mark)).To(Equal([]remoteWrite{
-			post(orgB, http.StatusCreated), del(orgA, http.StatusNoContent),
+			created(orgB), deleted(orgA),
 		}), "created in the new organization first, then deleted in the old\n%s", h.describe("mover", mark))
 		h.g.Expect(h.remote()).To(BeEmpty())
 		h.g.Expect(h.posthog.References(orgB)).To(HaveLen(1))
@@ -118,7 +117,7 @@ func TestAMoveWithARoleNamedInBothOrganizationsCreatesThereBeforeDeletingHere(t 
 		h.g.Expect(moved.Status.RoleID).To(Equal(engineeringB))
 		h.g.Expect(moved.Status.DeletePending).To(BeNil())
 		h.g.Expect(h.remoteWritesSince(mark)).To(Equal([]remoteWrite{
-			post(orgB, http.StatusCreated), del(orgA, http.StatusNoContent),
+			created(orgB), deleted(orgA),
 		}), "created in the new organization first, then deleted in the old\n%s", h.describe("mover", mark))
 		h.g.Expect(h.remote()).To(BeEmpty(), "none left in the first organization")
 		h.g.Expect(h.posthog.References(orgB)).To(HaveLen(1))

@@ -489,7 +489,8 @@ func (s *referenceSync) waitForOwner(d ownedByOther) outcome {
 		reason = iamv1alpha1.ReasonDuplicateConflict
 	}
 	msg := duplicateMessage(d, s.ref.Namespace)
-	s.eventOnChange(iamv1alpha1.ConditionReady, reason, corev1.EventTypeWarning, reason, "Observe", msg) // EventDuplicate or EventDuplicateConflict
+	// The event reason is the Ready reason: EventDuplicate or EventDuplicateConflict.
+	s.eventOnChange(iamv1alpha1.ConditionReady, reason, corev1.EventTypeWarning, reason, "Observe", msg)
 	return outcome{reason: reason, message: msg}
 }
 

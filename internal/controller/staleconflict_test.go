@@ -67,8 +67,9 @@ func TestAnEditIntoAKeyTakenSinceTheLastWalkIsAConflictThatWritesNothing(t *test
 			h.g.Expect(h.hasEvent("a", corev1.EventTypeWarning, controller.EventConflict)).To(BeTrue())
 			h.consistentlyNoWrites("a conflict writes nothing")
 			h.g.Expect(h.remoteWritesSince(mark)).To(BeEmpty(), "no DELETE and no POST\n%s", h.describe("a", mark))
-			ids := []string{}
-			for _, r := range h.remote() {
+			remote := h.remote()
+			ids := make([]string, 0, len(remote))
+			for _, r := range remote {
 				ids = append(ids, r.ID)
 			}
 			h.g.Expect(ids).To(ConsistOf(before.Status.ID, theirs.ID), "the original reference is still in PostHog")

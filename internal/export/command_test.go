@@ -361,6 +361,10 @@ func TestExportFromAConnection(t *testing.T) {
 			ph.requireNoWrites(t)
 		})
 	}
+}
+
+func TestExportFromAConnectionSaysWhatIsMissing(t *testing.T) {
+	ph := newPostHog(t)
 	t.Run("a connection that is not there", func(t *testing.T) {
 		got := runCommand(t, cluster(t, ph, nil, interceptor.Funcs{}), "", "export", "--connection", "other", "-n", "team-a")
 		if got.err == nil || !strings.Contains(got.err.Error(), `PostHogConnection "other" not found in namespace "team-a"`) {

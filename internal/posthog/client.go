@@ -625,7 +625,7 @@ func decodeLookup(body []byte) (*Reference, error) {
 	switch string(envelope.Reference) {
 	case "":
 		return nil, errMissingRefField
-	case "null":
+	case jsonNull:
 		return nil, nil
 	}
 	ref, err := decodeReference(envelope.Reference)

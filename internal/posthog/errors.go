@@ -181,6 +181,9 @@ const (
 	MaxThrottleWait = time.Hour
 	minThrottleWait = time.Second
 
+	// jsonNull is JSON's null, as a raw value.
+	jsonNull = "null"
+
 	maxDetailRunes = 300
 	maxTokenRunes  = 64
 	redacted       = "[redacted]"
@@ -299,7 +302,7 @@ func decodeErrorBody(e *Error, body []byte, s sanitizer) answer {
 // isPostHogs reports whether eb has PostHog's error shape (see answer).
 func (eb errorBody) isPostHogs() bool {
 	return isJSONString(eb.Type) && isJSONString(eb.Code) && isJSONString(eb.Detail) &&
-		(isJSONString(eb.Attr) || string(eb.Attr) == "null")
+		(isJSONString(eb.Attr) || string(eb.Attr) == jsonNull)
 }
 
 // isJSONString reports whether raw is a JSON string. An absent field is not.
@@ -322,7 +325,7 @@ func rawText(raw json.RawMessage) string {
 	if err := json.Unmarshal(raw, &text); err == nil {
 		return text
 	}
-	if len(raw) == 0 || string(raw) == "null" {
+	if len(raw) == 0 || string(raw) == jsonNull {
 		return ""
 	}
 	return compactJSON(raw)
