@@ -13,15 +13,18 @@
 # then applies the Secret, the PostHogConnection and the RoleExternalReferences
 # of config/samples/ with kubectl, waits for them to become Ready, shows what
 # PostHog now holds, exports it as manifests with the kubectl plugin
-# (`kubectl posthog export`), deletes references and shows the effect in
-# PostHog.
+# (`kubectl posthog export`), deletes two references (one with
+# deletionPolicy Delete, one with Orphan) and shows the effect in PostHog.
 # Every process it started is stopped, and its temporary directory removed,
 # when it exits: on success, on failure and on Ctrl-C.
 #
 # Usage: hack/demo/demo.sh [--keep-running]
 #   --keep-running  leave everything up after the demo (even a failed one) and
-#                   print the KUBECONFIG and the PostHog URL to try your own
-#                   manifests; Ctrl-C stops it.
+#                   print the commands to try your own manifests against it
+#                   (KUBECONFIG and KUBECACHEDIR, the PostHog URL and API key);
+#                   Ctrl-C stops everything and exits 0 after a demo that
+#                   succeeded (1 after one that failed).
+# It needs bash, go, curl and diff (and the usual grep, sed, awk, pgrep).
 # Environment:
 #   ENVTEST_ASSETS   directory with kube-apiserver, etcd and kubectl
 #                    (default: $KUBEBUILDER_ASSETS, else bin/k8s/1.37.2-linux-amd64)
@@ -137,8 +140,13 @@ WATCHDOG_PID=$!
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_for_ctrl_c waits until Ctrl-C, or until a component dies.
+# wait_for_ctrl_c waits until Ctrl-C, or until a component dies. After a demo
+# that succeeded, Ctrl-C is how a user ends it: exit 0 (the cleanup runs on
+# exit). After one that failed, it stays a failure.
 wait_for_ctrl_c() {
+  local status=$1
+  # shellcheck disable=SC2064 # $status now, not when the trap runs
+  trap "printf '\n%s\n' 'Ctrl-C: stopping the demo.'; exit $status" INT
   while kill -0 "$CONTROLPLANE_PID" 2>/dev/null && kill -0 "$POSTHOG_PID" 2>/dev/null \
     && kill -0 "$MANAGER_PID" 2>/dev/null; do
     sleep 1
@@ -148,21 +156,24 @@ wait_for_ctrl_c() {
 }
 
 # print_try_it_yourself: what --keep-running leaves up, and how to use it.
+# Every command it prints uses the demo's own kubeconfig and kubectl cache
+# (KUBECACHEDIR, in the demo's directory, removed with it), never ~/.kube.
 print_try_it_yourself() {
-  printf '\n%s==> Still running (--keep-running). Try your own manifests:%s\n' "$BOLD$CYAN" "$RESET"
-  info "export KUBECONFIG=$KUBECONFIG"
-  info "alias kubectl=$ASSETS/kubectl   # or your own kubectl"
-  info "export PATH=$ROOT/bin:\$PATH   # kubectl posthog export --connection posthog"
-  info "kubectl get posthogconnections,roleexternalreferences -o wide   # namespace $NAMESPACE is the default"
+  printf '\n%s==> Still running (--keep-running). Try your own manifests, from another shell:%s\n' "$BOLD$CYAN" "$RESET"
+  info "export KUBECONFIG=$KUBECONFIG KUBECACHEDIR=$KUBECACHEDIR"
+  info "export PATH=$ROOT/bin:$ASSETS:\$PATH   # kubectl posthog, democtl and the demo's kubectl"
+  info "kubectl get posthog -o wide   # both kinds (category posthog; short names phc, rer) in namespace $NAMESPACE"
+  info "kubectl posthog export --connection posthog"
   echo
-  info "PostHog URL:   $POSTHOG_URL   (the host of a PostHogConnection)"
+  info "PostHog URL:   $POSTHOG_URL   (spec.host of a PostHogConnection)"
+  info "API key:       $DEMO_API_KEY   (Secret posthog-api-key, key apiKey)"
   info "organization:  $ORG_ID"
   for role in Engineering Support Admins; do info "role:          ${ROLE_IDS[$role]}  $role"; done
-  info "API key:       $DEMO_API_KEY   (Secret posthog-api-key, key apiKey)"
-  info "PostHog holds: curl -s $POSTHOG_URL/_inmemory/references/$ORG_ID"
-  info "API calls:     curl -s $POSTHOG_URL/_inmemory/requests"
+  info "PostHog holds: curl -s $POSTHOG_URL/_inmemory/references/$ORG_ID | democtl references --startup $DEMO_DIR/posthog.json"
+  info "API calls:     curl -s $POSTHOG_URL/_inmemory/requests | democtl requests"
   info "Logs:          $DEMO_DIR/manager.log, $DEMO_DIR/posthog.log"
   echo
+  info "The README's worked example applies here with the PostHog URL above as its host and this API key."
   info "Press Ctrl-C to stop everything and remove $DEMO_DIR."
 }
 # die MESSAGE HINT: say what failed and what to do, show the manager's log,
@@ -191,7 +202,7 @@ die() {
   printf 'Rerun with --keep-running (make demo DEMO_ARGS=--keep-running) to keep everything up and inspect it.\n' >&2
   if $KEEP_RUNNING && [[ -n $MANAGER_PID ]]; then
     print_try_it_yourself
-    wait_for_ctrl_c || true
+    wait_for_ctrl_c 1 || true
   fi
   exit 1
 }
@@ -445,5 +456,5 @@ printf '%sDemo succeeded in %s.%s\n' "$BOLD$GREEN" "$(elapsed "$START")" "$RESET
 
 if $KEEP_RUNNING; then
   print_try_it_yourself
-  wait_for_ctrl_c || exit 1
+  wait_for_ctrl_c 0 || exit 1
 fi
