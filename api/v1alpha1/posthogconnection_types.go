@@ -42,8 +42,8 @@ type PostHogConnectionSpec struct {
 	// +kubebuilder:default="https://us.posthog.com"
 	// +kubebuilder:validation:MinLength=8
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="host must be an http or https URL such as https://us.posthog.com"
-	// +kubebuilder:validation:XValidation:rule="url(self).getEscapedPath() in ['', '/'] && !self.contains('?') && !self.contains('#') && !self.contains('@')",message="host must not contain a path, query, fragment or credentials"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="host must be an http or https URL with its scheme, such as https://us.posthog.com"
+	// +kubebuilder:validation:XValidation:rule="!isURL(self) || (url(self).getEscapedPath() in ['', '/'] && !self.contains('?') && !self.contains('#') && !self.contains('@'))",message="host must not contain a path, query, fragment or credentials"
 	Host string `json:"host,omitempty"`
 
 	// organizationId is the UUID of the PostHog organization whose role

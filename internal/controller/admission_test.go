@@ -238,3 +238,20 @@ func TestConnectionRefIsImmutable(t *testing.T) {
 		t.Fatalf("changing connectionRef was not refused with a message naming it: %v", err)
 	}
 }
+
+func TestAHostWithoutASchemeGetsOneClearError(t *testing.T) {
+	ns := admissionTestNamespace(t)
+	spec := validConnectionSpec()
+	spec["host"] = "us.posthog.com"
+	err := k8s.Create(context.Background(), manifest("PostHogConnection", ns, "no-scheme", spec))
+	if err == nil {
+		t.Fatal("the API server accepted a host without a scheme")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "spec.host") || !strings.Contains(msg, "with its scheme, such as https://us.posthog.com") {
+		t.Fatalf("the refusal does not say the host needs its scheme: %v", msg)
+	}
+	if strings.Contains(msg, "evaluation error") || strings.Contains(msg, "must not contain a path") {
+		t.Fatalf("more than one error, or an evaluation error, for a missing scheme: %v", msg)
+	}
+}
