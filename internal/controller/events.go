@@ -17,6 +17,7 @@ limitations under the License.
 package controller
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
@@ -59,6 +60,15 @@ func (s *referenceSync) event(eventType, reason, action, format string, args ...
 	if s.reconciler.Recorder != nil {
 		s.reconciler.Recorder.Eventf(s.ref, nil, eventType, reason, action, format, args...)
 	}
+}
+
+// eventTypeFor is Warning for a reason only a person can fix (Stalled),
+// Normal for a wait that ends by itself.
+func eventTypeFor(reason string) string {
+	if stallingReasons[reason] {
+		return corev1.EventTypeWarning
+	}
+	return corev1.EventTypeNormal
 }
 
 // eventOn records an event on another object (a twin this one hands over

@@ -24,6 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -48,6 +49,7 @@ type PostHogConnectionReconciler struct {
 	Lister ReferenceLister
 	// ResyncPeriod is how often a Ready connection is re-checked.
 	ResyncPeriod time.Duration
+	Recorder     events.EventRecorder
 }
 
 // ConnectionFinalizer keeps a PostHogConnection while references being
@@ -86,6 +88,7 @@ func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if !o.paused {
 		conn.Status.LastHandledReconcileAt = reconcileRequest(conn)
 	}
+	r.announce(conn, o)
 
 	setConditions(conn, &conn.Status.Conditions, o)
 	conn.Status.ObservedGeneration = conn.Generation
@@ -93,6 +96,16 @@ func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, err
 	}
 	return o.result(resyncOrDefault(r.ResyncPeriod))
+}
+
+// announce records an event when the connection enters a state other than
+// Ready, once per change of reason: Warning when a person must act.
+func (r *PostHogConnectionReconciler) announce(conn *iamv1alpha1.PostHogConnection, o outcome) {
+	if r.Recorder == nil || o.ready || o.reason == "" ||
+		conditionReason(conn.Status.Conditions, iamv1alpha1.ConditionSynced) == o.reason {
+		return
+	}
+	r.Recorder.Eventf(conn, nil, eventTypeFor(o.reason), o.reason, "Check", "%s", o.message)
 }
 
 // check proves host, key, scope and organization together with a read of

@@ -21,10 +21,12 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -199,7 +201,7 @@ func (s *referenceSync) resolveRole(ctx context.Context) error {
 	if !found {
 		return s.roleNotFound()
 	}
-	s.useRole(id)
+	s.useRole(id, s.specUnchanged())
 	return nil
 }
 
@@ -210,16 +212,26 @@ func (s *referenceSync) roleNotFound() error {
 }
 
 // useRole asks for role id from now on; a name that now resolves to
-// another id replaces the reference.
-func (s *referenceSync) useRole(id string) {
+// another id replaces the reference. RoleChanged says PostHog changed
+// (a role deleted and another created with the name): a person's own edit
+// of roleName is announced by the replace, not by RoleChanged.
+func (s *referenceSync) useRole(id string, changedInPostHog bool) {
 	previous := s.ref.Status.RoleID
-	if previous != "" && !strings.EqualFold(previous, id) && s.ref.Status.ID != "" {
+	if previous != "" && !strings.EqualFold(previous, id) && s.ref.Status.ID != "" && changedInPostHog {
 		s.event(corev1.EventTypeNormal, EventRoleChanged, "Resolve",
 			"Role name %q now resolves to %s (was %s): the PostHog reference is replaced",
 			s.ref.Spec.RoleName, id, previous)
 	}
 	s.desired.Role = id
 	s.ref.Status.RoleID = id
+}
+
+// specUnchanged reports whether the last recorded outcome was about this
+// very generation of the spec: whatever changes now changed in PostHog,
+// not in git.
+func (s *referenceSync) specUnchanged() bool {
+	ready := meta.FindStatusCondition(s.ref.Status.Conditions, iamv1alpha1.ConditionReady)
+	return ready != nil && ready.ObservedGeneration == s.ref.Generation
 }
 
 // look observes PostHog and decides. A decision that will delete something
@@ -384,7 +396,7 @@ func (s *referenceSync) refreshRole(ctx context.Context) (bool, error) {
 	case strings.EqualFold(id, s.desired.Role):
 		return false, nil
 	}
-	s.useRole(id)
+	s.useRole(id, true) // the spec resolved to the old id in this very reconcile
 	return true, nil
 }
 
@@ -471,12 +483,48 @@ func (s *referenceSync) actOnWhatExists(ctx context.Context, createErr error) ou
 }
 
 func (s *referenceSync) reportConflict(c keysHeldByOther) outcome {
-	msg := fmt.Sprintf("PostHog reference %s already holds this provider role with a different %s; "+
-		"the operator will not change it. Delete it in PostHog or change this spec",
-		c.holder.ID, strings.Join(c.fields, ", "))
+	msg := fmt.Sprintf("PostHog reference %s already holds this provider role with %s; the operator will not "+
+		"change it. Delete it in PostHog, or adopt it by making this spec equal to it (`kubectl posthog export "+
+		"--unmanaged --connection %s -n %s` prints it as a manifest)",
+		c.holder.ID, s.describeDifferences(c), s.ref.Spec.ConnectionRef.Name, s.ref.Namespace)
 	s.eventOnChange(iamv1alpha1.ConditionReady, iamv1alpha1.ReasonConflict, corev1.EventTypeWarning, EventConflict,
 		"Observe", msg)
 	return outcome{reason: iamv1alpha1.ReasonConflict, message: msg}
+}
+
+// describeDifferences says what the holder of a conflict holds where it
+// differs from the spec, naming roles by name where the operator knows it.
+func (s *referenceSync) describeDifferences(c keysHeldByOther) string {
+	specValues, heldValues := fieldValues(referenceOf(s.desired)), fieldValues(c.holder)
+	parts := make([]string, 0, len(c.fields))
+	for _, field := range c.fields {
+		theirs, ours := heldValues[field], specValues[field]
+		if field == "role" {
+			theirs, ours = s.roleLabel(theirs), s.roleLabel(ours)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s (this spec: %s)", field, theirs, ours))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// roleLabel is a role id with its name, when the roles directory knows it.
+func (s *referenceSync) roleLabel(id string) string {
+	if name := s.reconciler.Roles.NameOf(s.here.host, s.here.organizationID, id); name != "" {
+		return fmt.Sprintf("%q (%s)", name, id)
+	}
+	return id
+}
+
+// fieldValues are a reference's fields by their PostHog names.
+func fieldValues(r posthog.Reference) map[string]string {
+	slug := ""
+	if r.ProviderRoleSlug != nil {
+		slug = *r.ProviderRoleSlug
+	}
+	return map[string]string{"provider": strconv.Quote(r.Provider),
+		"provider_organization_id": strconv.Quote(r.ProviderOrganizationID),
+		"provider_role_id":         strconv.Quote(r.ProviderRoleID), "provider_role_slug": strconv.Quote(slug),
+		"provider_role_name": strconv.Quote(r.ProviderRoleName), "role": r.Role}
 }
 
 // waitForOwner waits for the object that owns the reference this one wants.
@@ -500,8 +548,7 @@ func (s *referenceSync) ready() outcome {
 
 // fail turns the error that ended a reconcile into its outcome, classified
 // once (see classification.go), and says so in an event when the reason
-// changes. A connection not ready says nothing here: the connection tells
-// why.
+// changes.
 func (s *referenceSync) fail(err error) outcome {
 	if p, ok := errors.AsType[*pausedError](err); ok {
 		return s.paused(p)
@@ -517,10 +564,7 @@ func (s *referenceSync) fail(err error) outcome {
 	if roleMissing(err) {
 		o.message = s.roleMissingMessage(err)
 	}
-	if o.reason != iamv1alpha1.ReasonConnectionNotReady {
-		s.eventOnChange(iamv1alpha1.ConditionSynced, o.reason, corev1.EventTypeWarning, EventSyncFailed, "Sync",
-			o.message)
-	}
+	s.eventOnChange(iamv1alpha1.ConditionSynced, o.reason, eventTypeFor(o.reason), EventSyncFailed, "Sync", o.message)
 	return o
 }
 

@@ -51,6 +51,7 @@ type RoleDirectory struct {
 type roleBook struct {
 	mu       sync.Mutex
 	byName   map[string]string // lower-cased name -> id
+	names    map[string]string // lower-cased name -> the name as PostHog spells it
 	ids      map[string]bool   // lower-cased id
 	walkedAt time.Time
 	// missWalkedAt is when a missing name or id last caused an extra walk.
@@ -79,6 +80,22 @@ func (d *RoleDirectory) Exists(
 ) (bool, error) {
 	key := strings.ToLower(posthog.Strip(id))
 	return d.find(ctx, host, organizationID, api, false, func(b *roleBook) bool { return b.ids[key] })
+}
+
+// NameOf is the name of role id in the organization's copy, "" when the
+// copy does not have it. It never calls PostHog: it only labels messages.
+func (d *RoleDirectory) NameOf(host, organizationID, id string) string {
+	b := d.book(host, organizationID)
+	if !b.mu.TryLock() {
+		return "" // a walk is under way: a message is not worth waiting for
+	}
+	defer b.mu.Unlock()
+	for name, roleID := range b.byName {
+		if strings.EqualFold(roleID, id) {
+			return b.names[name]
+		}
+	}
+	return ""
 }
 
 // find answers has from the organization's copy, walking first if the copy
@@ -115,9 +132,12 @@ func (b *roleBook) walk(ctx context.Context, api posthog.API, now time.Time) err
 		return err
 	}
 	b.byName = make(map[string]string, len(roles))
+	b.names = make(map[string]string, len(roles))
 	b.ids = make(map[string]bool, len(roles))
 	for _, r := range roles {
-		b.byName[strings.ToLower(posthog.Strip(r.Name))] = r.ID
+		key := strings.ToLower(posthog.Strip(r.Name))
+		b.byName[key] = r.ID
+		b.names[key] = posthog.Strip(r.Name)
 		b.ids[strings.ToLower(r.ID)] = true
 	}
 	b.walkedAt = now

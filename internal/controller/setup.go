@@ -102,6 +102,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	if err := registerObjectsCollector(cfg.Metrics, mgr.GetClient(), mgr.Elected()); err != nil {
 		return err
 	}
+	recorder := mgr.GetEventRecorder("posthog-operator")
 	connections := &Connections{
 		Reader:         mgr.GetClient(),
 		APIReader:      mgr.GetAPIReader(),
@@ -115,6 +116,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		Connections:  connections,
 		Lister:       lister,
 		ResyncPeriod: cfg.ResyncPeriod,
+		Recorder:     recorder,
 	}).SetupWithManager(mgr); err != nil {
 		return err
 	}
@@ -123,7 +125,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		Client:                  mgr.GetClient(),
 		Connections:             connections,
 		NewExternal:             newExternal,
-		Recorder:                mgr.GetEventRecorder("posthog-operator"),
+		Recorder:                recorder,
 		ResyncPeriod:            cfg.ResyncPeriod,
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
 		Clock:                   cfg.Clock,

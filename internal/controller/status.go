@@ -127,6 +127,10 @@ func setConditions(obj client.Object, conditions *[]metav1.Condition, o outcome)
 		set(iamv1alpha1.ConditionSynced, metav1.ConditionFalse, o.reason, o.message)
 		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionStalled)
 		if held {
+			// Still True (kstatus Current), with the pause as its reason, so
+			// the REASON column says Paused.
+			set(iamv1alpha1.ConditionReady, metav1.ConditionTrue, o.reason,
+				o.message+"; PostHog held this generation when last verified")
 			meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionReconciling)
 			break
 		}
