@@ -71,9 +71,10 @@ func (tw twin) key() types.NamespacedName {
 //   - PostHog holds exactly one reference per spec, recorded by exactly one
 //     object; every other twin is Ready=False/Duplicate with no status.id,
 //     naming its owner only within one namespace;
-//   - each owner is deleted: a waiting twin takes over within a resync
-//     period (plus jitter): it creates its own reference when the owner's
-//     policy was Delete, it adopts the one left behind when Orphan;
+//   - each owner is deleted: a waiting twin takes over the owner's reference
+//     within a resync period (plus jitter; in practice at once, woken by
+//     the deletion): handed over when the owner's policy was Delete,
+//     adopted when Orphan left it behind;
 //   - the twins still waiting are deleted (policy Delete among them): the
 //     owner's reference stays, and PostHog sees no delete of it;
 //   - everything is deleted: PostHog keeps only the Orphan owners' references.
@@ -455,7 +456,7 @@ func (w *world) takeOver(handed []handover, all []twin) {
 	})
 	bound := twinResync + twinResync/10 + twinSlack
 	var longest time.Duration
-	created, adopted := 0, 0
+	handedOver, adopted := 0, 0
 	for _, h := range handed {
 		longest = max(longest, h.taken)
 		if h.taken > bound {
@@ -464,17 +465,18 @@ func (w *world) takeOver(handed []handover, all []twin) {
 		if h.owner.policy == iamv1alpha1.DeletionPolicyOrphan {
 			adopted++
 		} else {
-			created++
+			handedOver++
 		}
 	}
-	w.noteExtra("takeovers_created", created)
+	w.noteExtra("takeovers_handed_over", handedOver)
 	w.noteExtra("takeovers_adopted", adopted)
 	w.noteExtra("takeover_max_s", fmt.Sprintf("%.1f", longest.Seconds()))
 }
 
 // heir is the twin of h's group that now records a reference PostHog holds,
-// Ready: the deleted owner's own (adopted) if its policy was Orphan, a new
-// one if Delete. It returns "" while there is none.
+// Ready: the deleted owner's own, whatever its policy (Orphan leaves it, and
+// Delete hands it over to a twin asking for the same mapping rather than
+// delete it). It returns "" while there is none.
 func (w *world) heir(h *handover, all []twin, held map[string]bool) (string, error) {
 	for _, tw := range all {
 		if tw.group != h.group || tw == h.owner {
@@ -487,13 +489,9 @@ func (w *world) heir(h *handover, all []twin, held map[string]bool) (string, err
 			}
 			continue
 		}
-		switch adoptedOld := ref.Status.ID == h.id; {
-		case h.owner.policy == iamv1alpha1.DeletionPolicyOrphan && !adoptedOld:
-			return "", fmt.Errorf("%s created %s although %s left %s behind (Orphan)", tw.name, ref.Status.ID,
-				h.owner.name, h.id)
-		case h.owner.policy != iamv1alpha1.DeletionPolicyOrphan && (adoptedOld || held[h.id]):
-			return "", fmt.Errorf("%s (deletionPolicy Delete) is gone, but its reference %s is still held "+
-				"(%s records %s)", h.owner.name, h.id, tw.name, ref.Status.ID)
+		if ref.Status.ID != h.id {
+			return "", fmt.Errorf("%s created %s although %s (deletionPolicy %s) left %s to its twins", tw.name,
+				ref.Status.ID, h.owner.name, h.owner.policy, h.id)
 		}
 		return tw.name, nil
 	}
