@@ -23,25 +23,11 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/controller"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
-
-// eventsOf lists the events about any object named name in the namespace.
-func (h *harness) eventsOf(name string) []corev1.Event {
-	list := &corev1.EventList{}
-	h.g.Expect(k8s.List(h.ctx, list, client.InNamespace(h.namespace))).To(Succeed())
-	var found []corev1.Event
-	for _, e := range list.Items {
-		if e.InvolvedObject.Name == name {
-			found = append(found, e)
-		}
-	}
-	return found
-}
 
 func TestEveryNotReadyReasonIsAnnouncedOnceByAnEvent(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
@@ -59,9 +45,9 @@ func TestEveryNotReadyReasonIsAnnouncedOnceByAnEvent(t *testing.T) {
 
 	// Touching the object again reconciles it; the reason does not change,
 	// so no second event.
-	before := len(h.eventsOf("waits"))
+	before := len(h.eventsAbout("waits"))
 	h.touch("waits", "again")
-	h.g.Consistently(func() int { return len(h.eventsOf("waits")) }).WithTimeout(2 * time.Second).
+	h.g.Consistently(func() int { return len(h.eventsAbout("waits")) }).WithTimeout(2 * time.Second).
 		WithPolling(200 * time.Millisecond).Should(Equal(before))
 }
 
