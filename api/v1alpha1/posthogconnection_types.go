@@ -127,9 +127,9 @@ type ReferenceCounts struct {
 // +kubebuilder:printcolumn:name="Organization",type=string,JSONPath=`.spec.organizationId`
 // +kubebuilder:printcolumn:name="Unmanaged",type=integer,JSONPath=`.status.references.unmanaged`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
-// +kubebuilder:printcolumn:name="Writes",type=string,JSONPath=`.status.conditions[?(@.type=="WritesRefused")].reason`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`,priority=1
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
+// +kubebuilder:printcolumn:name="Writes",type=string,JSONPath=`.status.conditions[?(@.type=="WritesRefused")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // PostHogConnection holds how to reach one PostHog organization: the host, the

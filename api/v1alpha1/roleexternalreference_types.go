@@ -227,12 +227,12 @@ type RemoteReference struct {
 // +kubebuilder:resource:shortName=rer,categories=posthog
 // +kubebuilder:printcolumn:name="Provider",type=string,JSONPath=`.spec.provider`
 // +kubebuilder:printcolumn:name="Provider Role",type=string,JSONPath=`.spec.providerRoleName`
-// +kubebuilder:printcolumn:name="PostHog Role",type=string,JSONPath=`.status.roleId`
-// +kubebuilder:printcolumn:name="Role Name",type=string,JSONPath=`.spec.roleName`,priority=1
-// +kubebuilder:printcolumn:name="PostHog ID",type=string,JSONPath=`.status.id`
+// +kubebuilder:printcolumn:name="Role",type=string,JSONPath=`.spec.roleName`
+// +kubebuilder:printcolumn:name="PostHog Role",type=string,JSONPath=`.status.roleId`,priority=1
+// +kubebuilder:printcolumn:name="PostHog ID",type=string,JSONPath=`.status.id`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`,priority=1
-// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // RoleExternalReference maps one identity-provider role or team to a PostHog
