@@ -6,11 +6,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,27 +25,13 @@ import (
 const envtestAssets = "bin/k8s/1.37.2-linux-amd64"
 
 func TestDemo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the demo starts a control plane, the in-memory PostHog and the manager; skipped with -short")
-	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		assets = filepath.Join(root, envtestAssets)
-	}
-	for _, binary := range []string{"kube-apiserver", "etcd", "kubectl"} {
-		if _, err := os.Stat(filepath.Join(assets, binary)); err != nil {
-			t.Fatalf("the demo needs the envtest binaries: %v; run `make envtest` (make test does)", err)
-		}
-	}
-
+	root, assets := demoPrerequisites(t)
 	buildDemoBinaries(t, root)
-	output, err := runDemo(t, root, assets)
+	home := t.TempDir()
+	output, err := runDemo(t, root, assets, home)
 	t.Logf("demo output:\n%s", output)
 	assertCleanedUp(t, output)
+	assertHomeUntouched(t, home)
 	if err != nil {
 		t.Fatalf("hack/demo/demo.sh failed: %v", err)
 	}
@@ -114,29 +104,11 @@ func buildDemoBinaries(t *testing.T, root string) {
 	}
 }
 
-// runDemo runs the script in its own process group; on timeout it gets
-// SIGTERM (its trap stops what it started), then SIGKILL.
-func runDemo(t *testing.T, root, assets string) ([]byte, error) {
-	timeout := 5 * time.Minute
-	if deadline, ok := t.Deadline(); ok && time.Until(deadline)-30*time.Second < timeout {
-		timeout = time.Until(deadline) - 30*time.Second
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "hack", "demo", "demo.sh"))
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "ENVTEST_ASSETS="+assets, "NO_COLOR=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = 45 * time.Second
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = errors.Join(err, ctx.Err())
-	}
-	return out.Bytes(), err
+// runDemo runs the script to its end (see startDemo).
+func runDemo(t *testing.T, root, assets, home string) ([]byte, error) {
+	demo := startDemo(t, root, assets, home, 5*time.Minute)
+	err := demo.wait()
+	return demo.output.Bytes(), err
 }
 
 // assertCleanedUp checks that every process the demo named by pid has exited
@@ -176,4 +148,356 @@ func alive(pid int) bool {
 		return stat[i+2] != 'Z'
 	}
 	return true
+}
+
+// TestDemoKeepRunning runs `demo.sh --keep-running` as a user would: it
+// runs what the demo prints to try it (its export lines keep kubectl's
+// cache in the demo's directory), applies the README's worked example with
+// the host and key the demo prints, runs the README's wait-for-posthog.sh
+// on it, and then presses Ctrl-C, which must end the demo with status 0
+// after cleaning up.
+func TestDemoKeepRunning(t *testing.T) {
+	root, assets := demoPrerequisites(t)
+	buildDemoBinaries(t, root)
+	home := t.TempDir()
+	demo := startDemo(t, root, assets, home, 10*time.Minute, "--keep-running")
+	defer demo.stop()
+	if err := demo.waitForOutput("Press Ctrl-C to stop everything", 5*time.Minute); err != nil {
+		t.Fatalf("%v; demo output:\n%s", err, demo.output.Bytes())
+	}
+	output := demo.output.String()
+	if strings.Contains(output, "FAILED") {
+		t.Fatalf("the demo failed; its output:\n%s", output)
+	}
+
+	// What it prints to try it, each line as it is.
+	hint := func(label string) string {
+		t.Helper()
+		m := regexp.MustCompile(`(?m)^ +` + regexp.QuoteMeta(label) + ` *(.*?)(?:   .*)?$`).FindStringSubmatch(output)
+		if m == nil {
+			t.Fatalf("the demo prints no %q line; its output:\n%s", label, output)
+		}
+		return strings.TrimSpace(m[1])
+	}
+	exports := regexp.MustCompile(`(?m)^ +(export [^#\n]*?)\s*(?:#.*)?$`).FindAllStringSubmatch(output, -1)
+	if len(exports) != 2 {
+		t.Fatalf("the demo prints %d export lines, not 2 (KUBECONFIG and KUBECACHEDIR; PATH); output:\n%s",
+			len(exports), output)
+	}
+	env := exports[0][1] + "\n" + exports[1][1] + "\n"
+	cacheDir := regexp.MustCompile(`KUBECACHEDIR=(\S+)`).FindStringSubmatch(exports[0][1])
+	if !strings.HasPrefix(exports[0][1], "export KUBECONFIG=") || cacheDir == nil {
+		t.Fatalf("the first export line must set KUBECONFIG and KUBECACHEDIR: %q", exports[0][1])
+	}
+	work := t.TempDir()
+	shell := func(script string) (string, error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "bash", "-c", "set -euo pipefail\n"+env+script)
+		cmd.Dir = work
+		cmd.Env = demoEnv(t, home)
+		out, err := cmd.CombinedOutput()
+		t.Logf("$ %s\n%s", script, out)
+		return string(out), err
+	}
+	expectShell := func(what, script string, patterns ...string) {
+		t.Helper()
+		out, err := shell(script)
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		for _, p := range patterns {
+			if !regexp.MustCompile(p).MatchString(out) {
+				t.Errorf("%s: the output lacks /%s/", what, p)
+			}
+		}
+	}
+
+	expectShell("the hinted kubectl get", "kubectl get posthog -o wide",
+		`(?m)^posthogconnection\.iam\.posthog-operator\.io/posthog\s+http://127\.0\.0\.1:\d+\s`,
+		`(?m)^roleexternalreference\.iam\.posthog-operator\.io/linear-support\s+linear\s`)
+	expectShell("the hinted export", "kubectl posthog export --connection posthog --unmanaged",
+		`Exported 1 RoleExternalReferences? from the 2 references`)
+	expectShell("the hinted view of what PostHog holds", hint("PostHog holds:"),
+		`(?m)^POSTHOG ID\s+PROVIDER\s+PROVIDER ORG\s+PROVIDER ROLE \(ID\)\s+POSTHOG ROLE$`,
+		`(?m)^`+uuid+`\s+linear\s+posthog\s+Support \(`)
+	expectShell("the hinted view of the API calls", hint("API calls:"),
+		`(?m)^ENDPOINT\s+METHOD\s+STATUS\s+CALLS$`, `(?m)^total\s+\d+$`)
+	if _, err := os.Stat(cacheDir[1]); err != nil {
+		t.Errorf("kubectl wrote no cache in the demo's KUBECACHEDIR: %v", err)
+	}
+
+	// The README's worked example, with the host and API key the demo prints.
+	readme := readFile(t, filepath.Join(root, "README.md"))
+	example := section(t, readme, "## A worked example")
+	url, key := hint("PostHog URL:"), hint("API key:")
+	setup := codeBlock(t, example, "sh", 0)
+	if !strings.Contains(setup, "phx_...") {
+		t.Fatalf("the worked example's first block no longer creates the Secret with phx_...:\n%s", setup)
+	}
+	mapping := codeBlock(t, example, "yaml", 0)
+	if !strings.Contains(mapping, "https://us.posthog.com") {
+		t.Fatalf("the worked example's manifest no longer names host https://us.posthog.com:\n%s", mapping)
+	}
+	mapping = strings.Replace(mapping, "https://us.posthog.com", url, 1)
+	if err := os.WriteFile(filepath.Join(work, "mapping.yaml"), []byte(mapping), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expectShell("the README's worked example on the demo",
+		strings.ReplaceAll(setup, "phx_...", key)+codeBlock(t, example, "sh", 1),
+		`roleexternalreference\.iam\.posthog-operator\.io/github-frontend condition met`,
+		`(?m)^github-frontend\s+github\s+Frontend team\s+`+uuid+`\s+`+uuid+`\s+True\s+True\s+Available\s`)
+
+	// The README's wait-for-posthog.sh: 0 when Ready, 1 on Stalled.
+	waiting := section(t, readme, "### Waiting in a script or CI")
+	script := codeBlock(t, waiting, "sh", 0)
+	if err := os.WriteFile(filepath.Join(work, "wait-for-posthog.sh"), []byte(script), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	expectShell("wait-for-posthog.sh on Ready objects", "./wait-for-posthog.sh platform 60",
+		`roleexternalreference\.iam\.posthog-operator\.io/github-frontend condition met`)
+	out, err := shell(`kubectl -n platform patch rer github-frontend --type merge -p '{"spec":{"role":null,"roleName":"Enginering"}}'
+./wait-for-posthog.sh platform 60`)
+	if exit := (*exec.ExitError)(nil); !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("wait-for-posthog.sh on a Stalled object: %v, want exit status 1", err)
+	}
+	if !strings.Contains(out, `RoleExternalReference/github-frontend is Stalled (RoleNotFound): No role named "Enginering"`) {
+		t.Errorf("wait-for-posthog.sh does not say which object is Stalled and why")
+	}
+
+	// Ctrl-C, as a terminal sends it: SIGINT to the whole process group.
+	if err := syscall.Kill(-demo.cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = demo.wait()
+	output = demo.output.String()
+	t.Logf("demo output:\n%s", output)
+	assertCleanedUp(t, demo.output.Bytes())
+	assertHomeUntouched(t, home)
+	if err != nil {
+		t.Fatalf("Ctrl-C after a kept-running demo that succeeded: %v, want exit status 0", err)
+	}
+	rest := output[strings.Index(output, "Press Ctrl-C"):]
+	for _, e := range []struct{ what, pattern string }{
+		{"the Ctrl-C", `Ctrl-C: stopping the demo\.`},
+		{"the processes stopped", `stopped: manager \(pid \d+\), in-memory PostHog \(pid \d+\), control plane \(pid \d+\) ` +
+			`with kube-apiserver and etcd \(pids \d+ \d+\)`},
+		{"the temporary directory removed", `removed /\S+/posthog-demo\.`},
+	} {
+		loc := regexp.MustCompile(e.pattern).FindStringIndex(rest)
+		if loc == nil {
+			t.Fatalf("after Ctrl-C, the demo output lacks %s (/%s/)", e.what, e.pattern)
+		}
+		rest = rest[loc[1]:]
+	}
+	if strings.Contains(output, "exited on its own") {
+		t.Error("Ctrl-C was taken for a component that died on its own")
+	}
+}
+
+// demoPrerequisites skips with -short, and returns the repository root and
+// the envtest binaries' directory.
+func demoPrerequisites(t *testing.T) (root, assets string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("the demo starts a control plane, the in-memory PostHog and the manager; skipped with -short")
+	}
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets = os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		assets = filepath.Join(root, envtestAssets)
+	}
+	for _, binary := range []string{"kube-apiserver", "etcd", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(assets, binary)); err != nil {
+			t.Fatalf("the demo needs the envtest binaries: %v; run `make envtest` (make test does)", err)
+		}
+	}
+	return root, assets
+}
+
+// runningDemo is demo.sh running in its own process group.
+type runningDemo struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	cancel context.CancelFunc
+	output *syncBuffer
+	done   chan struct{}
+	err    error
+}
+
+// startDemo starts the script in its own process group, with home as its
+// HOME (so that a test can see whether anything wrote there) and its other
+// args. After timeout (or the test's deadline) it gets SIGTERM (its trap
+// stops what it started), then SIGKILL.
+func startDemo(t *testing.T, root, assets, home string, timeout time.Duration, args ...string) *runningDemo {
+	t.Helper()
+	if deadline, ok := t.Deadline(); ok && time.Until(deadline)-30*time.Second < timeout {
+		timeout = time.Until(deadline) - 30*time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(root, "hack", "demo", "demo.sh")}, args...)...)
+	cmd.Dir = root
+	cmd.Env = append(demoEnv(t, home), "ENVTEST_ASSETS="+assets, "NO_COLOR=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 45 * time.Second
+	demo := &runningDemo{t: t, cmd: cmd, cancel: cancel, output: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout = demo.output
+	cmd.Stderr = demo.output
+	if err := startWithDefaultSIGINT(cmd); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(demo.done)
+		demo.err = cmd.Wait()
+		if ctx.Err() != nil {
+			demo.err = errors.Join(demo.err, ctx.Err())
+		}
+	}()
+	return demo
+}
+
+// wait waits for the demo to exit.
+func (d *runningDemo) wait() error {
+	<-d.done
+	d.cancel()
+	return d.err
+}
+
+// stop ends the demo if it still runs (SIGTERM to its process group).
+func (d *runningDemo) stop() {
+	select {
+	case <-d.done:
+	default:
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGTERM)
+		_ = d.wait()
+		assertCleanedUp(d.t, d.output.Bytes())
+	}
+}
+
+// waitForOutput waits until the demo has printed text.
+func (d *runningDemo) waitForOutput(text string, timeout time.Duration) error {
+	deadline := time.After(timeout)
+	for !strings.Contains(d.output.String(), text) {
+		select {
+		case <-d.done:
+			return fmt.Errorf("the demo exited (%v) before printing %q", d.err, text)
+		case <-deadline:
+			return fmt.Errorf("the demo did not print %q within %s", text, timeout)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// startWithDefaultSIGINT starts cmd with SIGINT at its default action, as a
+// shell in a terminal does. A process started with SIGINT ignored (go test
+// run in the background by a non-interactive shell) passes that on to its
+// children, and bash cannot trap a signal ignored when it started; while
+// this process handles SIGINT, Go starts children with the default instead.
+func startWithDefaultSIGINT(cmd *exec.Cmd) error {
+	interrupts := make(chan os.Signal, 1)
+	signal.Notify(interrupts, os.Interrupt)
+	defer signal.Stop(interrupts)
+	return cmd.Start()
+}
+
+// demoEnv is this process's environment with HOME set to home, keeping Go's
+// caches and settings where they are (they default to HOME's).
+func demoEnv(t *testing.T, home string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH", "GOENV").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	values := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(values) != 4 {
+		t.Fatalf("go env printed %q", out)
+	}
+	return append(os.Environ(), "HOME="+home, "GOCACHE="+values[0], "GOMODCACHE="+values[1], "GOPATH="+values[2],
+		"GOENV="+values[3])
+}
+
+// assertHomeUntouched: nothing the demo ran, nor the commands it hints,
+// wrote kubectl's cache (or anything else) into ~/.kube.
+func assertHomeUntouched(t *testing.T, home string) {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(home, ".kube")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the demo wrote into ~/.kube (HOME=%s): %v", home, err)
+	}
+}
+
+// syncBuffer is a bytes.Buffer that the demo's output and the test share.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+func (b *syncBuffer) String() string { return string(b.Bytes()) }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// section is the README from heading (a line starting with it) to the next
+// heading of the same level or higher.
+func section(t *testing.T, doc, heading string) string {
+	t.Helper()
+	i := strings.Index(doc, "\n"+heading)
+	if i < 0 {
+		t.Fatalf("the README has no heading %q", heading)
+	}
+	doc = doc[i+1:]
+	level := strings.Repeat("#", strings.Index(heading, " "))
+	for j := 0; ; {
+		k := strings.Index(doc[j+1:], "\n#")
+		if k < 0 {
+			return doc
+		}
+		j += 1 + k
+		next := doc[j+1:]
+		hashes := len(next) - len(strings.TrimLeft(next, "#"))
+		if hashes <= len(level) && strings.HasPrefix(next[hashes:], " ") && !inCodeBlock(doc[:j]) {
+			return doc[:j+1]
+		}
+	}
+}
+
+// inCodeBlock reports whether text ends inside a fenced code block.
+func inCodeBlock(text string) bool {
+	return strings.Count("\n"+text, "\n```")%2 == 1
+}
+
+// codeBlock is the body of the n-th (from 0) fenced code block of that
+// language in text.
+func codeBlock(t *testing.T, text, language string, n int) string {
+	t.Helper()
+	blocks := regexp.MustCompile("(?ms)^```"+regexp.QuoteMeta(language)+"\n(.*?)^```$").FindAllStringSubmatch(text, -1)
+	if n >= len(blocks) {
+		t.Fatalf("the README section has %d ```%s blocks, not %d:\n%s", len(blocks), language, n+1, text)
+	}
+	return blocks[n][1]
 }
