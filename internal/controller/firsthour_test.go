@@ -97,7 +97,7 @@ func TestAConflictNamesWhatTheHolderHoldsAndHowToAdoptIt(t *testing.T) {
 	clash := h.eventuallyReady("clash", metav1.ConditionFalse, iamv1alpha1.ReasonConflict)
 	msg := readyOf(clash).Message
 	h.g.Expect(msg).To(ContainSubstring(theirs.ID))
-	h.g.Expect(msg).To(ContainSubstring(`role "Admins" (` + h.role("Admins") + `)`), "the holder's role, by name")
+	h.g.Expect(msg).To(ContainSubstring(`role "Admins" (`+h.role("Admins")+`)`), "the holder's role, by name")
 	h.g.Expect(msg).To(ContainSubstring(`this spec: "Engineering"`), "and this spec's")
 	h.g.Expect(msg).To(ContainSubstring("kubectl posthog export --unmanaged --connection posthog -n " + h.namespace))
 	h.g.Expect(h.remote()).To(ConsistOf(HaveField("ID", theirs.ID)), "nothing written")
