@@ -383,13 +383,16 @@ func (s *referenceSync) createDesired(ctx context.Context) (posthog.Reference, e
 }
 
 // refreshRole re-reads the organization's roles after PostHog refused the
-// role, and reports whether spec.roleName now names another id to try.
+// role, and reports whether spec.roleName now names another id to try. A
+// role given by UUID has nothing to follow.
 func (s *referenceSync) refreshRole(ctx context.Context) (bool, error) {
 	name := s.ref.Spec.RoleName
-	id, found, err := s.reconciler.Roles.Resolve(ctx, s.here.host, s.here.organizationID, s.api,
-		fallback(name, s.desired.Role), true)
+	if name == "" {
+		return false, nil
+	}
+	id, found, err := s.reconciler.Roles.Resolve(ctx, s.here.host, s.here.organizationID, s.api, name, true)
 	switch {
-	case err != nil || name == "":
+	case err != nil:
 		return false, err
 	case !found:
 		return false, s.roleNotFound()
@@ -398,13 +401,6 @@ func (s *referenceSync) refreshRole(ctx context.Context) (bool, error) {
 	}
 	s.useRole(id, true) // the spec resolved to the old id in this very reconcile
 	return true, nil
-}
-
-func fallback(value, otherwise string) string {
-	if value != "" {
-		return value
-	}
-	return otherwise
 }
 
 // checkAcceptable refuses, before anything is written, a spec PostHog would
