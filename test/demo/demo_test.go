@@ -4,6 +4,7 @@ package demo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -165,114 +166,21 @@ func TestDemoKeepRunning(t *testing.T) {
 	if err := demo.waitForOutput("Press Ctrl-C to stop everything", 5*time.Minute); err != nil {
 		t.Fatalf("%v; demo output:\n%s", err, demo.output.Bytes())
 	}
-	output := demo.output.String()
-	if strings.Contains(output, "FAILED") {
-		t.Fatalf("the demo failed; its output:\n%s", output)
+	if strings.Contains(demo.output.String(), "FAILED") {
+		t.Fatalf("the demo failed; its output:\n%s", demo.output.Bytes())
 	}
-
-	// What it prints to try it, each line as it is.
-	hint := func(label string) string {
-		t.Helper()
-		m := regexp.MustCompile(`(?m)^ +` + regexp.QuoteMeta(label) + ` *(.*?)(?:   .*)?$`).FindStringSubmatch(output)
-		if m == nil {
-			t.Fatalf("the demo prints no %q line; its output:\n%s", label, output)
-		}
-		return strings.TrimSpace(m[1])
-	}
-	exports := regexp.MustCompile(`(?m)^ +(export [^#\n]*?)\s*(?:#.*)?$`).FindAllStringSubmatch(output, -1)
-	if len(exports) != 2 {
-		t.Fatalf("the demo prints %d export lines, not 2 (KUBECONFIG and KUBECACHEDIR; PATH); output:\n%s",
-			len(exports), output)
-	}
-	env := exports[0][1] + "\n" + exports[1][1] + "\n"
-	cacheDir := regexp.MustCompile(`KUBECACHEDIR=(\S+)`).FindStringSubmatch(exports[0][1])
-	if !strings.HasPrefix(exports[0][1], "export KUBECONFIG=") || cacheDir == nil {
-		t.Fatalf("the first export line must set KUBECONFIG and KUBECACHEDIR: %q", exports[0][1])
-	}
-	work := t.TempDir()
-	shell := func(script string) (string, error) {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "bash", "-c", "set -euo pipefail\n"+env+script)
-		cmd.Dir = work
-		cmd.Env = demoEnv(t, home)
-		out, err := cmd.CombinedOutput()
-		t.Logf("$ %s\n%s", script, out)
-		return string(out), err
-	}
-	expectShell := func(what, script string, patterns ...string) {
-		t.Helper()
-		out, err := shell(script)
-		if err != nil {
-			t.Errorf("%s: %v", what, err)
-			return
-		}
-		for _, p := range patterns {
-			if !regexp.MustCompile(p).MatchString(out) {
-				t.Errorf("%s: the output lacks /%s/", what, p)
-			}
-		}
-	}
-
-	expectShell("the hinted kubectl get", "kubectl get posthog -o wide",
-		`(?m)^posthogconnection\.iam\.posthog-operator\.io/posthog\s+http://127\.0\.0\.1:\d+\s`,
-		`(?m)^roleexternalreference\.iam\.posthog-operator\.io/linear-support\s+linear\s`)
-	expectShell("the hinted export", "kubectl posthog export --connection posthog --unmanaged",
-		`Exported 1 RoleExternalReferences? from the 2 references`)
-	expectShell("the hinted view of what PostHog holds", hint("PostHog holds:"),
-		`(?m)^POSTHOG ID\s+PROVIDER\s+PROVIDER ORG\s+PROVIDER ROLE \(ID\)\s+POSTHOG ROLE$`,
-		`(?m)^`+uuid+`\s+linear\s+posthog\s+Support \(`)
-	expectShell("the hinted view of the API calls", hint("API calls:"),
-		`(?m)^ENDPOINT\s+METHOD\s+STATUS\s+CALLS$`, `(?m)^total\s+\d+$`)
-	if _, err := os.Stat(cacheDir[1]); err != nil {
-		t.Errorf("kubectl wrote no cache in the demo's KUBECACHEDIR: %v", err)
-	}
-
-	// The README's worked example, with the host and API key the demo prints.
+	user := newDemoUser(t, demo.output.String(), home)
+	user.tryTheHints()
 	readme := readFile(t, filepath.Join(root, "README.md"))
-	example := section(t, readme, "## A worked example")
-	url, key := hint("PostHog URL:"), hint("API key:")
-	setup := codeBlock(t, example, "sh", 0)
-	if !strings.Contains(setup, "phx_...") {
-		t.Fatalf("the worked example's first block no longer creates the Secret with phx_...:\n%s", setup)
-	}
-	mapping := codeBlock(t, example, "yaml", 0)
-	if !strings.Contains(mapping, "https://us.posthog.com") {
-		t.Fatalf("the worked example's manifest no longer names host https://us.posthog.com:\n%s", mapping)
-	}
-	mapping = strings.Replace(mapping, "https://us.posthog.com", url, 1)
-	if err := os.WriteFile(filepath.Join(work, "mapping.yaml"), []byte(mapping), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	expectShell("the README's worked example on the demo",
-		strings.ReplaceAll(setup, "phx_...", key)+codeBlock(t, example, "sh", 1),
-		`roleexternalreference\.iam\.posthog-operator\.io/github-frontend condition met`,
-		`(?m)^github-frontend\s+github\s+Frontend team\s+`+uuid+`\s+`+uuid+`\s+True\s+True\s+Available\s`)
-
-	// The README's wait-for-posthog.sh: 0 when Ready, 1 on Stalled.
-	waiting := section(t, readme, "### Waiting in a script or CI")
-	script := codeBlock(t, waiting, "sh", 0)
-	if err := os.WriteFile(filepath.Join(work, "wait-for-posthog.sh"), []byte(script), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	expectShell("wait-for-posthog.sh on Ready objects", "./wait-for-posthog.sh platform 60",
-		`roleexternalreference\.iam\.posthog-operator\.io/github-frontend condition met`)
-	out, err := shell(`kubectl -n platform patch rer github-frontend --type merge -p '{"spec":{"role":null,"roleName":"Enginering"}}'
-./wait-for-posthog.sh platform 60`)
-	if exit := (*exec.ExitError)(nil); !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Errorf("wait-for-posthog.sh on a Stalled object: %v, want exit status 1", err)
-	}
-	if !strings.Contains(out, `RoleExternalReference/github-frontend is Stalled (RoleNotFound): No role named "Enginering"`) {
-		t.Errorf("wait-for-posthog.sh does not say which object is Stalled and why")
-	}
+	user.applyTheWorkedExample(readme)
+	user.runWaitForPostHog(readme)
 
 	// Ctrl-C, as a terminal sends it: SIGINT to the whole process group.
 	if err := syscall.Kill(-demo.cmd.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = demo.wait()
-	output = demo.output.String()
+	err := demo.wait()
+	output := demo.output.String()
 	t.Logf("demo output:\n%s", output)
 	assertCleanedUp(t, demo.output.Bytes())
 	assertHomeUntouched(t, home)
@@ -294,6 +202,132 @@ func TestDemoKeepRunning(t *testing.T) {
 	}
 	if strings.Contains(output, "exited on its own") {
 		t.Error("Ctrl-C was taken for a component that died on its own")
+	}
+}
+
+// demoUser runs commands in another shell, as the kept-running demo tells.
+type demoUser struct {
+	t      *testing.T
+	output string // the demo's, up to its "Press Ctrl-C"
+	home   string
+	work   string // the shell's working directory
+	env    string // the export lines the demo printed
+}
+
+func newDemoUser(t *testing.T, output, home string) *demoUser {
+	t.Helper()
+	exports := regexp.MustCompile(`(?m)^ +(export [^#\n]*?)\s*(?:#.*)?$`).FindAllStringSubmatch(output, -1)
+	if len(exports) != 2 {
+		t.Fatalf("the demo prints %d export lines, not 2 (KUBECONFIG and KUBECACHEDIR; PATH); output:\n%s",
+			len(exports), output)
+	}
+	if !regexp.MustCompile(`^export KUBECONFIG=\S+ KUBECACHEDIR=\S+$`).MatchString(exports[0][1]) {
+		t.Fatalf("the first export line must set KUBECONFIG and KUBECACHEDIR: %q", exports[0][1])
+	}
+	return &demoUser{t: t, output: output, home: home, work: t.TempDir(),
+		env: exports[0][1] + "\n" + exports[1][1] + "\n"}
+}
+
+// hint is what the demo printed after label, up to a comment set off by
+// three spaces.
+func (u *demoUser) hint(label string) string {
+	u.t.Helper()
+	m := regexp.MustCompile(`(?m)^ +` + regexp.QuoteMeta(label) + ` *(.*?)(?:   .*)?$`).FindStringSubmatch(u.output)
+	if m == nil {
+		u.t.Fatalf("the demo prints no %q line; its output:\n%s", label, u.output)
+	}
+	return strings.TrimSpace(m[1])
+}
+
+// shell runs script in bash after the demo's export lines, with HOME set to
+// the demo's.
+func (u *demoUser) shell(script string) (string, error) {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(u.t.Context(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", "set -euo pipefail\n"+u.env+script)
+	cmd.Dir = u.work
+	cmd.Env = demoEnv(u.t, u.home)
+	out, err := cmd.CombinedOutput()
+	u.t.Logf("$ %s\n%s", script, out)
+	return string(out), err
+}
+
+// expect runs script and checks that it succeeds and prints every pattern.
+func (u *demoUser) expect(what, script string, patterns ...string) {
+	u.t.Helper()
+	out, err := u.shell(script)
+	if err != nil {
+		u.t.Errorf("%s: %v", what, err)
+		return
+	}
+	for _, p := range patterns {
+		if !regexp.MustCompile(p).MatchString(out) {
+			u.t.Errorf("%s: the output lacks /%s/", what, p)
+		}
+	}
+}
+
+// tryTheHints runs the commands the demo prints, after the demo deleted
+// github-frontend and orphaned okta-posthog-admins.
+func (u *demoUser) tryTheHints() {
+	u.expect("the hinted kubectl get", "kubectl get posthog -o wide",
+		`(?m)^posthogconnection\.iam\.posthog-operator\.io/posthog\s+http://127\.0\.0\.1:\d+\s`,
+		`(?m)^roleexternalreference\.iam\.posthog-operator\.io/linear-support\s+linear\s`)
+	u.expect("the hinted export", "kubectl posthog export --connection posthog --unmanaged",
+		`Exported 1 RoleExternalReferences? from the 2 references`)
+	u.expect("the hinted view of what PostHog holds", u.hint("PostHog holds:"),
+		`(?m)^POSTHOG ID\s+PROVIDER\s+PROVIDER ORG\s+PROVIDER ROLE \(ID\)\s+POSTHOG ROLE$`,
+		`(?m)^`+uuid+`\s+linear\s+posthog\s+Support \(`)
+	u.expect("the hinted view of the API calls", u.hint("API calls:"),
+		`(?m)^ENDPOINT\s+METHOD\s+STATUS\s+CALLS$`, `(?m)^total\s+\d+$`)
+	cacheDir := regexp.MustCompile(`KUBECACHEDIR=(\S+)`).FindStringSubmatch(u.env)[1]
+	if _, err := os.Stat(cacheDir); err != nil {
+		u.t.Errorf("kubectl wrote no cache in the demo's KUBECACHEDIR: %v", err)
+	}
+}
+
+// applyTheWorkedExample runs the README's worked example with the host and
+// API key the demo prints, as the README says.
+func (u *demoUser) applyTheWorkedExample(readme string) {
+	u.t.Helper()
+	example := section(u.t, readme, "## A worked example")
+	setup := codeBlock(u.t, example, "sh", 0)
+	if !strings.Contains(setup, "phx_...") {
+		u.t.Fatalf("the worked example's first block no longer creates the Secret with phx_...:\n%s", setup)
+	}
+	mapping := codeBlock(u.t, example, "yaml", 0)
+	if !strings.Contains(mapping, "https://us.posthog.com") {
+		u.t.Fatalf("the worked example's manifest no longer names host https://us.posthog.com:\n%s", mapping)
+	}
+	mapping = strings.Replace(mapping, "https://us.posthog.com", u.hint("PostHog URL:"), 1)
+	if err := os.WriteFile(filepath.Join(u.work, "mapping.yaml"), []byte(mapping), 0o600); err != nil {
+		u.t.Fatal(err)
+	}
+	u.expect("the README's worked example on the demo",
+		strings.ReplaceAll(setup, "phx_...", u.hint("API key:"))+codeBlock(u.t, example, "sh", 1),
+		`roleexternalreference\.iam\.posthog-operator\.io/github-frontend condition met`,
+		`(?m)^github-frontend\s+github\s+Frontend team\s+`+uuid+`\s+`+uuid+`\s+True\s+True\s+Available\s`)
+}
+
+// runWaitForPostHog runs the README's wait-for-posthog.sh on the worked
+// example: 0 when Ready, 1 (saying why) once an edit stalls it.
+func (u *demoUser) runWaitForPostHog(readme string) {
+	u.t.Helper()
+	script := codeBlock(u.t, section(u.t, readme, "### Waiting in a script or CI"), "sh", 0)
+	if err := os.WriteFile(filepath.Join(u.work, "wait-for-posthog.sh"), []byte(script), 0o700); err != nil {
+		u.t.Fatal(err)
+	}
+	u.expect("wait-for-posthog.sh on Ready objects", "./wait-for-posthog.sh platform 60",
+		`roleexternalreference\.iam\.posthog-operator\.io/github-frontend condition met`)
+	out, err := u.shell(`kubectl -n platform patch rer github-frontend --type merge \
+  -p '{"spec":{"role":null,"roleName":"Enginering"}}'
+./wait-for-posthog.sh platform 60`)
+	if exit := (*exec.ExitError)(nil); !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		u.t.Errorf("wait-for-posthog.sh on a Stalled object: %v, want exit status 1", err)
+	}
+	if !strings.Contains(out, `RoleExternalReference/github-frontend is Stalled (RoleNotFound): No role named "Enginering"`) {
+		u.t.Errorf("wait-for-posthog.sh does not say which object is Stalled and why")
 	}
 }
 
@@ -387,7 +421,7 @@ func (d *runningDemo) waitForOutput(text string, timeout time.Duration) error {
 	for !strings.Contains(d.output.String(), text) {
 		select {
 		case <-d.done:
-			return fmt.Errorf("the demo exited (%v) before printing %q", d.err, text)
+			return fmt.Errorf("the demo exited before printing %q: %w", text, cmp.Or(d.err, errors.New("exit status 0")))
 		case <-deadline:
 			return fmt.Errorf("the demo did not print %q within %s", text, timeout)
 		case <-time.After(500 * time.Millisecond):
@@ -412,7 +446,7 @@ func startWithDefaultSIGINT(cmd *exec.Cmd) error {
 // caches and settings where they are (they default to HOME's).
 func demoEnv(t *testing.T, home string) []string {
 	t.Helper()
-	out, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE", "GOPATH", "GOENV").Output()
+	out, err := exec.CommandContext(t.Context(), "go", "env", "GOCACHE", "GOMODCACHE", "GOPATH", "GOENV").Output()
 	if err != nil {
 		t.Fatalf("go env: %v", err)
 	}
