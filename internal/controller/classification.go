@@ -163,11 +163,15 @@ func refusesTheKey(err error) bool {
 	return classOf(err).reference.reason == iamv1alpha1.ReasonConnectionNotReady
 }
 
+// fieldRole is the role field's name in PostHog's API: an error's attr, and
+// a name posthog.Differences reports.
+const fieldRole = "role"
+
 // roleMissing reports whether PostHog refused a create because its role is
 // not a role of the organization (deleted, or never there).
 func roleMissing(err error) bool {
 	e, ok := errors.AsType[*posthog.Error](err)
-	return ok && e.Kind == posthog.KindValidation && e.Attr == "role" && e.Code == "does_not_exist"
+	return ok && e.Kind == posthog.KindValidation && e.Attr == fieldRole && e.Code == "does_not_exist"
 }
 
 func classOf(err error) class {

@@ -495,7 +495,7 @@ func (s *referenceSync) describeDifferences(c keysHeldByOther) string {
 	parts := make([]string, 0, len(c.fields))
 	for _, field := range c.fields {
 		theirs, ours := heldValues[field], specValues[field]
-		if field == "role" {
+		if field == fieldRole {
 			theirs, ours = s.roleLabel(theirs), s.roleLabel(ours)
 		}
 		parts = append(parts, fmt.Sprintf("%s %s (this spec: %s)", field, theirs, ours))
@@ -520,7 +520,7 @@ func fieldValues(r posthog.Reference) map[string]string {
 	return map[string]string{"provider": strconv.Quote(r.Provider),
 		"provider_organization_id": strconv.Quote(r.ProviderOrganizationID),
 		"provider_role_id":         strconv.Quote(r.ProviderRoleID), "provider_role_slug": strconv.Quote(slug),
-		"provider_role_name": strconv.Quote(r.ProviderRoleName), "role": r.Role}
+		"provider_role_name": strconv.Quote(r.ProviderRoleName), fieldRole: r.Role}
 }
 
 // waitForOwner waits for the object that owns the reference this one wants.
