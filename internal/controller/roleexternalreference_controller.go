@@ -534,7 +534,7 @@ func (s *referenceSync) waitForOwner(d ownedByOther) outcome {
 	}
 	msg := duplicateMessage(d, s.ref.Namespace)
 	// The event reason is the Ready reason: EventDuplicate or EventDuplicateConflict.
-	s.eventOnChange(iamv1alpha1.ConditionReady, reason, corev1.EventTypeWarning, reason, "Observe", msg)
+	s.eventOnChange(iamv1alpha1.ConditionReady, reason, eventTypeFor(reason), reason, "Observe", msg)
 	return outcome{reason: reason, message: msg}
 }
 
