@@ -107,8 +107,9 @@ func (s *referenceSync) createAnswered() {
 	}
 }
 
-// settlePendingCreate settles a create left in doubt, where it was sent: a
-// remote reference equal to what was being created is this object's own,
+// settlePendingCreate settles a create left in doubt, where it was sent and
+// with a fresh lookup: a remote reference equal to what was being created is
+// this object's own,
 // recorded as such (a later step then keeps, replaces or deletes it like
 // any recorded one); none means the create never landed.
 func (s *referenceSync) settlePendingCreate(ctx context.Context) error {
@@ -124,12 +125,14 @@ func (s *referenceSync) settlePendingCreate(ctx context.Context) error {
 		s.createAnswered() // left behind on the old host, like the reference it would be
 		return nil
 	}
-	ext, err := s.externalAt(ctx, "created by an earlier attempt", loc)
+	api, err := s.apiAt(ctx, "created by an earlier attempt", loc)
 	if err != nil {
 		return err
 	}
+	// Asked fresh, whatever the observer: "it never landed" forgets the
+	// note, and a copy older than the create would leak what it made.
 	sent := wireSpec(pending.MappingFields)
-	obs, err := ext.Observe(ctx, sent, "")
+	obs, err := lookupExternal{api: api}.Observe(ctx, sent, "")
 	if err != nil {
 		return err
 	}

@@ -105,6 +105,19 @@ func (s *referenceSync) externalAt(ctx context.Context, id string, loc location)
 	if loc.is(s.here) {
 		return s.ext, nil
 	}
+	api, err := s.apiAt(ctx, id, loc)
+	if err != nil {
+		return nil, err
+	}
+	return s.reconciler.NewExternal(loc.host, loc.organizationID, api), nil
+}
+
+// apiAt is the client for loc: the connection's own, or, for another
+// organization on the same host, one with the connection's key.
+func (s *referenceSync) apiAt(ctx context.Context, id string, loc location) (posthog.API, error) {
+	if loc.is(s.here) {
+		return s.api, nil
+	}
 	if !loc.sameHost(s.here) {
 		return nil, moveBlocked(id, loc, "the connection now points at another host, with another key")
 	}
@@ -113,7 +126,7 @@ func (s *referenceSync) externalAt(ctx context.Context, id string, loc location)
 	if err != nil {
 		return nil, moveBlocked(id, loc, err.Error())
 	}
-	return s.reconciler.NewExternal(loc.host, loc.organizationID, api), nil
+	return api, nil
 }
 
 // moveBlockedError says why a reference left in another organization or

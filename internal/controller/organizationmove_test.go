@@ -24,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/controller"
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
 )
 
@@ -124,4 +125,58 @@ func TestAMoveWithARoleNamedInBothOrganizationsCreatesThereBeforeDeletingHere(t 
 		h.g.Expect(h.posthog.References(orgB)[0].ID).To(Equal(moved.Status.ID))
 		h.g.Expect(h.posthog.References(orgB)[0].Role).To(Equal(engineeringB))
 	})
+}
+
+// TestACreateInDoubtIsSettledWhereItWasSent: a create whose answer was lost
+// before the connection moved is looked for in the organization it was
+// sent to, recorded there, and then moved like any reference: created in
+// the new organization, deleted in the old. Looking for it where the
+// connection now points would find nothing and leak it.
+func TestACreateInDoubtIsSettledWhereItWasSent(t *testing.T) {
+	h := newHarness(t, harnessOptions{resyncPeriod: time.Hour})
+	orgA := h.seeded.OrganizationID
+	orgB, _ := h.secondOrganization("Engineering")
+	h.connect()
+	doubt := h.reference("doubt", byName("Engineering"))
+	doubt.Annotations = map[string]string{iamv1alpha1.AnnotationPaused: "true"}
+	h.create(doubt)
+	h.eventuallyReady("doubt", metav1.ConditionFalse, iamv1alpha1.ReasonPaused)
+
+	// As if the operator had noted a create to orgA, sent it, and died
+	// before reading the answer: the reference exists in orgA.
+	spec := specOf(h.get("doubt"))
+	spec.Role = h.role("Engineering")
+	lost, err := h.posthog.PutReference(orgA, spec)
+	h.g.Expect(err).NotTo(HaveOccurred())
+	h.g.Eventually(func() error {
+		noted := h.get("doubt")
+		fields := noted.Spec.Fields()
+		fields.Role = spec.Role
+		noted.Status.CreatePending = &iamv1alpha1.PendingCreate{MappingFields: fields, Host: h.url,
+			OrganizationID: orgA}
+		return k8s.Status().Update(h.ctx, noted)
+	}).WithTimeout(10 * time.Second).Should(Succeed())
+
+	h.g.Expect(h.get("doubt").Status.CreatePending).NotTo(BeNil(), "the note is stored")
+
+	h.moveConnection(h.url, orgB)
+	h.eventuallyConnectionReady(metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	h.g.Expect(h.get("doubt").Status.CreatePending).NotTo(BeNil(), "a paused object keeps the note")
+	mark := h.requestMark()
+	h.annotate(h.get("doubt"), iamv1alpha1.AnnotationPaused, "")
+
+	var moved *iamv1alpha1.RoleExternalReference
+	h.g.Eventually(func(g Gomega) {
+		moved = h.get("doubt")
+		g.Expect(moved.Status.OrganizationID).To(Equal(orgB))
+		expectCondition(g, moved.Status.Conditions, iamv1alpha1.ConditionReady, metav1.ConditionTrue,
+			iamv1alpha1.ReasonAvailable)
+	}).WithTimeout(30*time.Second).Should(Succeed(), func() string { return h.describe("doubt", mark) })
+	h.g.Expect(moved.Status.CreatePending).To(BeNil())
+	h.g.Expect(moved.Status.DeletePending).To(BeNil())
+	h.g.Expect(h.remoteWritesSince(mark)).To(Equal([]remoteWrite{created(orgB), deleted(orgA)}),
+		"the lost create is found in orgA, then moved\n%s", h.describe("doubt", mark))
+	h.g.Expect(h.posthog.References(orgA)).To(BeEmpty(), "the lost create is not leaked: %s", lost.ID)
+	h.g.Expect(h.posthog.References(orgB)).To(ConsistOf(HaveField("ID", moved.Status.ID)))
+	h.g.Expect(h.eventReasons("doubt")).To(ContainElement(controller.EventAdopted), "recorded as its own")
 }
