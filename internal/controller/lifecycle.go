@@ -216,6 +216,7 @@ func (s *referenceSync) removeFinalizer(ctx context.Context) outcome {
 	if err := s.patchMetadata(ctx); err != nil {
 		return kubernetesFailure(client.IgnoreNotFound(err))
 	}
+	s.reconciler.refusedWrites.forget(s.ref.UID)
 	return outcome{finalizerRemoved: true}
 }
 

@@ -79,6 +79,13 @@ func (s *referenceSync) writeHeldBack() error {
 	return s.reconciler.refusedWrites.heldBack(s.ref.UID, s.api)
 }
 
+// forget drops what is remembered of an object that is let go.
+func (w *refusedWrites) forget(uid types.UID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.byObject, uid)
+}
+
 // write sends one write to PostHog, unless a refusal of the key holds this
 // object's writes back.
 func (s *referenceSync) write(send func() error) error {
