@@ -96,8 +96,24 @@ const (
 	// answer is not recorded yet.
 	ReasonCreating = "Creating"
 
+	// ReasonConnectionNotAllowed: the ClusterPostHogConnection named does
+	// not allow this object's namespace (spec.namespaceSelector and
+	// spec.namespaces). Nothing is sent to PostHog; what was created stays,
+	// and deleting the object still deletes it.
+	ReasonConnectionNotAllowed = "ConnectionNotAllowed"
+
 	// ReasonSecretNotFound: the connection's Secret or its key is missing.
 	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonAPIKeyMalformed: the Secret's value is not shaped like a
+	// PostHog personal API key (phx_ and no whitespace); it is never sent.
+	ReasonAPIKeyMalformed = "APIKeyMalformed"
+	// ReasonHostNotAllowed: the connection's host is not one of the origins
+	// the manager's --allowed-hosts lists; its Secret is not read and
+	// nothing is sent.
+	ReasonHostNotAllowed = "HostNotAllowed"
+	// ReasonDisabled: the manager runs with --namespaced-connections=false;
+	// PostHogConnections are not used, ClusterPostHogConnections are.
+	ReasonDisabled = "Disabled"
 	// ReasonUnauthorized: PostHog rejected the API key (HTTP 401).
 	ReasonUnauthorized = "Unauthorized"
 	// ReasonForbidden: the key lacks a scope, admin access or access to the

@@ -52,10 +52,11 @@ type PostHogConnectionSpec struct {
 	// +kubebuilder:validation:Pattern=`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
 	OrganizationID string `json:"organizationId"`
 
-	// apiKeySecretRef names the Secret, in the same namespace as this
-	// connection, that holds a PostHog personal API key with the
-	// organization:read and organization:write scopes, owned by an
-	// organization admin.
+	// apiKeySecretRef names the Secret that holds a PostHog personal API key
+	// (phx_...) with the organization:read and organization:write scopes,
+	// owned by an organization admin. For a PostHogConnection the Secret is
+	// in the connection's namespace; for a ClusterPostHogConnection, in the
+	// operator's cluster resource namespace (--cluster-resource-namespace).
 	// +required
 	APIKeySecretRef SecretKeyReference `json:"apiKeySecretRef"`
 }
@@ -159,6 +160,12 @@ type PostHogConnectionList struct {
 	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []PostHogConnection `json:"items"`
 }
+
+// ConnectionSpec is the spec both connection kinds share.
+func (c *PostHogConnection) ConnectionSpec() *PostHogConnectionSpec { return &c.Spec }
+
+// ConnectionStatus is the status both connection kinds share.
+func (c *PostHogConnection) ConnectionStatus() *PostHogConnectionStatus { return &c.Status }
 
 func init() {
 	SchemeBuilder.Register(func(s *runtime.Scheme) error {

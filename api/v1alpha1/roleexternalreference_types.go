@@ -39,9 +39,11 @@ const (
 // reference (delete, then create).
 // +kubebuilder:validation:XValidation:rule="has(self.role) != has(self.roleName)",message="set exactly one of spec.role (the PostHog role's UUID) and spec.roleName (its name)"
 type RoleExternalReferenceSpec struct {
-	// connectionRef names the PostHogConnection, in the same namespace, that
-	// says which PostHog organization and API key to use. Immutable: moving a
-	// mapping to another organization is a delete and a new object.
+	// connectionRef names the connection that says which PostHog
+	// organization and API key to use: a PostHogConnection in the same
+	// namespace (kind defaults to PostHogConnection), or a
+	// ClusterPostHogConnection that allows this namespace. Immutable: moving
+	// a mapping to another connection is a delete and a new object.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="connectionRef is immutable; delete and recreate the object to move it to another connection"
 	ConnectionRef ConnectionReference `json:"connectionRef"`
@@ -107,15 +109,45 @@ type RoleExternalReferenceSpec struct {
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 }
 
-// ConnectionReference names a PostHogConnection in the referrer's namespace.
-// There is deliberately no namespace field.
+// Kinds a RoleExternalReference's connectionRef may name.
+const (
+	// KindPostHogConnection is a connection in the reference's own namespace.
+	KindPostHogConnection = "PostHogConnection"
+	// KindClusterPostHogConnection is a cluster-wide connection the
+	// reference's namespace is allowed to use.
+	KindClusterPostHogConnection = "ClusterPostHogConnection"
+)
+
+// ConnectionReference names the connection a RoleExternalReference uses: a
+// PostHogConnection in the referrer's namespace (there is deliberately no
+// namespace field), or a ClusterPostHogConnection that allows the
+// referrer's namespace.
 type ConnectionReference struct {
-	// name of the PostHogConnection.
+	// kind of the connection: PostHogConnection (the default) or
+	// ClusterPostHogConnection.
+	// +optional
+	// +kubebuilder:default=PostHogConnection
+	// +kubebuilder:validation:Enum=PostHogConnection;ClusterPostHogConnection
+	Kind string `json:"kind,omitempty"`
+
+	// name of the connection.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Name string `json:"name"`
+}
+
+// IsCluster reports whether the reference names a ClusterPostHogConnection.
+func (r ConnectionReference) IsCluster() bool { return r.Kind == KindClusterPostHogConnection }
+
+// KindOrDefault is the kind named, PostHogConnection when unset (an object
+// read before the API server defaulted it, as in unit tests).
+func (r ConnectionReference) KindOrDefault() string {
+	if r.Kind == "" {
+		return KindPostHogConnection
+	}
+	return r.Kind
 }
 
 // RoleExternalReferenceStatus is what the operator last observed in PostHog.

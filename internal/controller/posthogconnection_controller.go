@@ -59,8 +59,16 @@ const ConnectionFinalizer = "iam.posthog-operator.io/in-use"
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;list;watch
+
+// Reading the Secrets of namespaced PostHogConnections, in every namespace,
+// is granted apart (config/rbac/namespaced_connections_secrets_role.yaml and
+// the chart's namespacedConnections value), so that an install without
+// namespaced connections holds no cluster-wide right on Secrets.
 
 // Reconcile checks one connection and records the verdict in its Ready
 // condition: observe (read PostHog with the key), record.
