@@ -30,6 +30,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -76,21 +77,52 @@ func (e *MissingKeyError) Error() string {
 	return fmt.Sprintf("Secret %q has no non-empty key %q; put the PostHog personal API key there", e.Secret, e.Key)
 }
 
+// MalformedKeyError says the API-key Secret holds, under Key, a value that
+// is not shaped like a PostHog personal API key. The value is not sent
+// anywhere, nor named here.
+type MalformedKeyError struct {
+	// Namespace and Secret name the Secret; Key is the data key read
+	// (defaulted).
+	Namespace, Secret, Key string
+}
+
+func (e *MalformedKeyError) Error() string {
+	return fmt.Sprintf("Secret %q in namespace %q holds under key %q a value that is not a PostHog personal API key "+
+		"(those start with %s and hold no whitespace); it was not sent", e.Secret, e.Namespace, e.Key, PersonalKeyPrefix)
+}
+
+// PersonalKeyPrefix starts every PostHog personal API key.
+const PersonalKeyPrefix = "phx_"
+
+// WellFormed reports whether value is shaped like a PostHog personal API
+// key: the phx_ prefix and no whitespace. The length is PostHog's affair.
+// Anything else (a password, a project key, a token for another service)
+// is never sent as a key: sending it would hand it to the host.
+func WellFormed(value string) bool {
+	return strings.HasPrefix(value, PersonalKeyPrefix) && len(value) > len(PersonalKeyPrefix) &&
+		strings.IndexFunc(value, unicode.IsSpace) < 0
+}
+
 // FromSecret returns the API key the Secret holds under the data key key
 // (DataKey: the default when empty), with surrounding whitespace trimmed (a
 // Secret made from a file often ends in a newline). A value that is empty
-// once trimmed, or no value, is a *MissingKeyError.
+// once trimmed, or no value, is a *MissingKeyError; one not shaped like a
+// personal API key (WellFormed) a *MalformedKeyError.
 func FromSecret(secret *corev1.Secret, key string) (string, error) {
 	key = DataKey(key)
 	value := strings.TrimSpace(string(secret.Data[key]))
 	if value == "" {
 		return "", &MissingKeyError{Namespace: secret.Namespace, Secret: secret.Name, Key: key}
 	}
+	if !WellFormed(value) {
+		return "", &MalformedKeyError{Namespace: secret.Namespace, Secret: secret.Name, Key: key}
+	}
 	return value, nil
 }
 
-// Read reads conn's API key from the Secret its spec.apiKeySecretRef names,
-// in conn's namespace, through reader (give it an uncached reader: Secret
+// Read reads the API key from the Secret ref names in namespace (a
+// PostHogConnection's own, or the cluster resource namespace for a
+// ClusterPostHogConnection), through reader (give it an uncached reader: Secret
 // contents should not sit in an informer cache). A Secret that does not
 // exist is a *NotFoundError, a missing or empty key a *MissingKeyError;
 // other errors are the reader's, as they are.
@@ -98,9 +130,10 @@ func FromSecret(secret *corev1.Secret, key string) (string, error) {
 // client-go logs response bodies through the context's logger at high
 // verbosity (-v=8 and up, whatever --zap-log-level or -v says): the Get is
 // given a logger that discards everything, so the Secret reaches no log.
-func Read(ctx context.Context, reader client.Reader, conn *iamv1alpha1.PostHogConnection) (string, error) {
-	ref := conn.Spec.APIKeySecretRef
-	name := types.NamespacedName{Namespace: conn.Namespace, Name: ref.Name}
+func Read(
+	ctx context.Context, reader client.Reader, namespace string, ref iamv1alpha1.SecretKeyReference,
+) (string, error) {
+	name := types.NamespacedName{Namespace: namespace, Name: ref.Name}
 	secret := &corev1.Secret{}
 	if err := reader.Get(logr.NewContext(ctx, logr.Discard()), name, secret); err != nil {
 		if apierrors.IsNotFound(err) {

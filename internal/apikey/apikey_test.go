@@ -48,6 +48,39 @@ func secret(data map[string]string) *corev1.Secret {
 	return s
 }
 
+// Only a value shaped like a personal API key is ever sent as one: whatever
+// else a Secret holds (a password, a project key) is refused unread.
+func TestFromSecretRefusesWhatIsNotAPersonalKey(t *testing.T) {
+	for _, value := range []string{
+		"hunter2",                   // a password
+		"phc_ProjectKeyNotPersonal", // a project key
+		"PHX_UPPERCASE",             // the prefix is lowercase
+		"phx_",                      // the prefix alone
+		"phx_two words",             // whitespace inside
+		"phx_tab\there",
+		"Bearer phx_abc",
+	} {
+		t.Run(value, func(t *testing.T) {
+			got, err := FromSecret(secret(map[string]string{"apiKey": value}), "")
+			var malformed *MalformedKeyError
+			if !errors.As(err, &malformed) || got != "" {
+				t.Fatalf("got %d bytes and %v, want a *MalformedKeyError", len(got), err)
+			}
+			if *malformed != (MalformedKeyError{Namespace: "team-a", Secret: "posthog-key", Key: "apiKey"}) {
+				t.Errorf("error %+v", *malformed)
+			}
+			if value != PersonalKeyPrefix && strings.Contains(err.Error(), value) {
+				t.Errorf("the error shows the value: %q", err)
+			}
+			want := `Secret "posthog-key" in namespace "team-a" holds under key "apiKey" a value that is not a ` +
+				`PostHog personal API key (those start with phx_ and hold no whitespace); it was not sent`
+			if err.Error() != want {
+				t.Errorf("message %q, want %q", err, want)
+			}
+		})
+	}
+}
+
 func TestDataKeyDefaultsToApiKey(t *testing.T) {
 	if got := DataKey(""); got != "apiKey" {
 		t.Errorf(`DataKey("") = %q, want "apiKey"`, got)
@@ -171,7 +204,7 @@ func TestRead(t *testing.T) {
 			if tt.secret != nil {
 				objects = append(objects, tt.secret)
 			}
-			got, err := Read(context.Background(), reader(t, tt.funcs, objects...), tt.conn)
+			got, err := Read(context.Background(), reader(t, tt.funcs, objects...), tt.conn.Namespace, tt.conn.Spec.APIKeySecretRef)
 			if tt.wantErr == nil {
 				if err != nil || got != tt.want {
 					t.Errorf("got a value of %d bytes and %v, want the key", len(got), err)
@@ -202,7 +235,7 @@ func TestReadingLogsNothing(t *testing.T) {
 		logr.FromContextOrDiscard(ctx).V(8).Info("Response Body", "body", obj)
 		return err
 	}}
-	got, err := Read(ctx, reader(t, spy, secret(map[string]string{"apiKey": key})), connection(""))
+	got, err := Read(ctx, reader(t, spy, secret(map[string]string{"apiKey": key})), "team-a", connection("").Spec.APIKeySecretRef)
 	if err != nil || got != key {
 		t.Fatalf("got a value of %d bytes and %v", len(got), err)
 	}

@@ -262,7 +262,7 @@ func (c *Connections) secretMetadata(
 // logging nothing: the rule internal/apikey keeps for the manager and the
 // kubectl plugin alike.
 func (c *Connections) readAPIKey(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (string, error) {
-	apiKey, err := apikey.Read(ctx, c.APIReader, conn)
+	apiKey, err := apikey.Read(ctx, c.APIReader, conn.Namespace, conn.Spec.APIKeySecretRef)
 	if err != nil {
 		return "", secretError(err, conn)
 	}

@@ -280,7 +280,7 @@ func (o *exportOptions) resolve(ctx context.Context, kube client.Client) (target
 	}
 	// The Secret is read as the manager reads it, logging nothing; the
 	// error names the Secret and its data key, never the value.
-	key, err := apikey.Read(ctx, kube, conn)
+	key, err := apikey.Read(ctx, kube, conn.Namespace, conn.Spec.APIKeySecretRef)
 	if err != nil {
 		return target{}, fmt.Errorf("reading the API key of PostHogConnection %s/%s: %w", namespace, o.connection, err)
 	}
