@@ -15,8 +15,12 @@ import (
 
 // Options are the choices that shape the manifests.
 type Options struct {
-	// Connection is the PostHogConnection every object names in connectionRef.
-	Connection string
+	// Connection is the connectionRef every object names: a
+	// PostHogConnection of the objects' namespace (Kind left empty, which
+	// the API server defaults to PostHogConnection, so exports made before
+	// ClusterPostHogConnection existed keep their bytes) or a
+	// ClusterPostHogConnection.
+	Connection iamv1alpha1.ConnectionReference
 	// Namespace is written into each object's metadata; empty leaves it
 	// out, for kubectl apply's -n or the current context to decide.
 	Namespace string

@@ -13,7 +13,7 @@ import (
 var testRoles = []posthog.Role{{ID: testRole, Name: "Engineering"}, {ID: otherRole, Name: "Support"}}
 
 func options() Options {
-	return Options{Connection: "posthog", Namespace: "team-a", OrganizationID: testOrg}
+	return Options{Connection: iamv1alpha1.ConnectionReference{Name: "posthog"}, Namespace: "team-a", OrganizationID: testOrg}
 }
 
 // providerRoleIDs are the exported objects' providerRoleIds, sorted.

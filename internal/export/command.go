@@ -41,19 +41,36 @@ Where the organization, the host and the API key come from:
   - --connection NAME [-n NAMESPACE]: from that PostHogConnection and its
     API-key Secret in the cluster, read with your kubeconfig's rights (the
     kubeconfig flags and KUBECONFIG work as in kubectl).
+  - --cluster-connection NAME [-n NAMESPACE]: from that
+    ClusterPostHogConnection and its API-key Secret in the operator's
+    namespace, --cluster-resource-namespace (default posthog-operator-system,
+    where the kustomize install puts the operator; name the Helm release's
+    namespace if you installed it elsewhere).
   - --host, --organization and --api-key-file: from the flags; no cluster is
-    needed, and --connection only names the connectionRef of the objects.
+    needed, and --connection or --cluster-connection only names the
+    connectionRef of the objects.
+Give --connection or --cluster-connection, not both.
+
+The API key is sent only to an origin --allowed-hosts lists (by default
+PostHog's clouds, https://us.posthog.com and https://eu.posthog.com; "*"
+allows any): for another host, such as a self-hosted PostHog, the export
+stops before reading the key and sends nothing until you add its origin.
+Nor is a key sent that is not shaped like a PostHog personal API key
+(phx_ and no whitespace).
 
 What is written, to stdout or to the file --output names:
   - Every field of the reference. The PostHog role by its name
     (spec.roleName, from PostHog's roles list) where the list names it, else
     by UUID; --role-uuids always writes the UUID (spec.role) and skips the
     roles list.
-  - spec.connectionRef naming --connection, and deletionPolicy Orphan
+  - spec.connectionRef naming --connection (kind PostHogConnection, left
+    out as the default) or --cluster-connection (kind
+    ClusterPostHogConnection, written), and deletionPolicy Orphan
     (deleting an object then leaves its PostHog reference in place) unless
     --deletion-policy Delete says otherwise.
-  - metadata.namespace: the connection's namespace, or -n with --host; else
-    none, and kubectl apply decides.
+  - metadata.namespace: the connection's namespace; with
+    --cluster-connection, -n or else the kubeconfig context's namespace; with
+    --host, -n, else none, and kubectl apply decides.
   - Names made from the provider, the provider organization and the role's
     slug (its id when it has none), lower-cased to [a-z0-9-], ending in a
     hash of the reference's PostHog organization and unique keys: at most 63
@@ -84,6 +101,12 @@ const exportExample = `  # Every reference of the organization of PostHogConnect
 
   # Only what no RoleExternalReference manages yet, applied at once:
   kubectl posthog export --connection posthog -n team-a --unmanaged | kubectl apply -f -
+
+  # Through the ClusterPostHogConnection "posthog", for namespace team-a:
+  kubectl posthog export --cluster-connection posthog -n team-a > posthog-references.yaml
+
+  # A self-hosted PostHog: allow its origin to receive the key.
+  kubectl posthog export --connection posthog -n team-a --allowed-hosts https://posthog.example.com
 
   # Without a cluster, GitHub references only:
   kubectl posthog export --connection posthog --host https://eu.posthog.com \
@@ -131,16 +154,22 @@ type exportOptions struct {
 	streams     genericiooptions.IOStreams
 	configFlags *genericclioptions.ConfigFlags
 
-	connection           string
-	host                 string
-	organization         string
-	apiKeyFile           string
-	roleUUIDs            bool
-	deletionPolicy       string
-	provider             string
-	providerOrganization string
-	unmanaged            bool
-	output               string
+	connection               string
+	clusterConnection        string
+	clusterResourceNamespace string
+	allowedHosts             string
+	host                     string
+	organization             string
+	apiKeyFile               string
+	roleUUIDs                bool
+	deletionPolicy           string
+	provider                 string
+	providerOrganization     string
+	unmanaged                bool
+	output                   string
+
+	// allowed is --allowed-hosts, parsed by validate.
+	allowed posthog.AllowedHosts
 
 	// kubeClient builds the Kubernetes client (tests replace it).
 	kubeClient func() (client.Client, error)
@@ -157,7 +186,7 @@ func newExportCommand(streams genericiooptions.IOStreams, configFlags *genericcl
 		edit(o)
 	}
 	cmd := &cobra.Command{
-		Use:     "export --connection NAME [-n NAMESPACE] [flags]",
+		Use:     "export (--connection | --cluster-connection) NAME [-n NAMESPACE] [flags]",
 		Short:   "Write a PostHog organization's role external references as RoleExternalReference manifests",
 		Long:    exportLong,
 		Example: exportExample,
@@ -167,6 +196,13 @@ func newExportCommand(streams genericiooptions.IOStreams, configFlags *genericcl
 	f := cmd.Flags()
 	f.StringVar(&o.connection, "connection", "",
 		"the PostHogConnection to export the organization of (or, with --host, only the connectionRef to write)")
+	f.StringVar(&o.clusterConnection, "cluster-connection", "",
+		"the ClusterPostHogConnection to export the organization of (or, with --host, only the connectionRef to write)")
+	f.StringVar(&o.clusterResourceNamespace, "cluster-resource-namespace", DefaultClusterResourceNamespace,
+		"the operator's namespace, which holds the API-key Secrets of ClusterPostHogConnections "+
+			"(the manager's --cluster-resource-namespace)")
+	f.StringVar(&o.allowedHosts, "allowed-hosts", posthog.DefaultAllowedHosts,
+		"the origins (scheme://host[:port], comma-separated) the API key may be sent to; * for any")
 	f.StringVar(&o.host, "host", "", "PostHog's URL, e.g. https://eu.posthog.com: export without a cluster "+
 		"(needs --organization and --api-key-file)")
 	f.StringVar(&o.organization, "organization", "", "the PostHog organization's UUID (with --host)")
@@ -181,31 +217,92 @@ func newExportCommand(streams genericiooptions.IOStreams, configFlags *genericcl
 	f.BoolVar(&o.unmanaged, "unmanaged", false,
 		"only references no RoleExternalReference's status.id records (reads the cluster)")
 	f.StringVarP(&o.output, "output", "o", "", "write the manifests to this file instead of stdout")
-	_ = cmd.MarkFlagRequired("connection")
 	return cmd
 }
 
+// DefaultClusterResourceNamespace is where the kustomize install
+// (make build-installer, dist/install.yaml) runs the operator, and so where
+// a ClusterPostHogConnection's API-key Secret lives unless
+// --cluster-resource-namespace says otherwise.
+const DefaultClusterResourceNamespace = "posthog-operator-system"
+
 // fromFlags reports whether PostHog is named by --host, --organization and
-// --api-key-file rather than by a PostHogConnection.
+// --api-key-file rather than by a connection object.
 func (o *exportOptions) fromFlags() bool {
 	return o.host != "" || o.organization != "" || o.apiKeyFile != ""
 }
 
+// connectionRef is the connectionRef the objects name: the kind is written
+// only for a ClusterPostHogConnection (PostHogConnection is the default).
+func (o *exportOptions) connectionRef() iamv1alpha1.ConnectionReference {
+	if o.clusterConnection != "" {
+		return iamv1alpha1.ConnectionReference{Kind: iamv1alpha1.KindClusterPostHogConnection, Name: o.clusterConnection}
+	}
+	return iamv1alpha1.ConnectionReference{Name: o.connection}
+}
+
 func (o *exportOptions) validate() error {
-	if errs := validation.IsDNS1123Subdomain(o.connection); len(errs) > 0 {
-		return fmt.Errorf("--connection %q is not a valid PostHogConnection name: %s", o.connection,
-			strings.Join(errs, "; "))
+	if err := o.validateConnection(); err != nil {
+		return err
 	}
 	switch iamv1alpha1.DeletionPolicy(o.deletionPolicy) {
 	case iamv1alpha1.DeletionPolicyOrphan, iamv1alpha1.DeletionPolicyDelete:
 	default:
 		return fmt.Errorf("--deletion-policy %q: want Orphan or Delete", o.deletionPolicy)
 	}
-	if o.fromFlags() && (o.host == "" || o.organization == "" || o.apiKeyFile == "") {
+	allowed, err := posthog.ParseAllowedHosts(o.allowedHosts)
+	if err != nil {
+		return fmt.Errorf("--allowed-hosts: %w", err)
+	}
+	o.allowed = allowed
+	if !o.fromFlags() {
+		return nil
+	}
+	if o.host == "" || o.organization == "" || o.apiKeyFile == "" {
 		return errors.New("--host, --organization and --api-key-file go together: give all three, " +
-			"or none to read the PostHogConnection named by --connection")
+			"or none to read the connection named by --connection or --cluster-connection")
+	}
+	return o.checkHost(o.host, "--host")
+}
+
+// validateConnection checks that exactly one of --connection and
+// --cluster-connection names an object, by a valid name.
+func (o *exportOptions) validateConnection() error {
+	switch {
+	case o.connection != "" && o.clusterConnection != "":
+		return errors.New("--connection and --cluster-connection are mutually exclusive: give --connection NAME " +
+			"for a PostHogConnection of the namespace, or --cluster-connection NAME for a ClusterPostHogConnection")
+	case o.connection == "" && o.clusterConnection == "":
+		return errors.New("give --connection NAME (a PostHogConnection of the namespace) or " +
+			"--cluster-connection NAME (a ClusterPostHogConnection)")
+	}
+	ref := o.connectionRef()
+	if errs := validation.IsDNS1123Subdomain(ref.Name); len(errs) > 0 {
+		flag := "--connection"
+		if ref.IsCluster() {
+			flag = "--cluster-connection"
+		}
+		return fmt.Errorf("%s %q is not a valid %s name: %s", flag, ref.Name, ref.KindOrDefault(),
+			strings.Join(errs, "; "))
+	}
+	if ref.IsCluster() && !o.fromFlags() {
+		if errs := validation.IsDNS1123Label(o.clusterResourceNamespace); len(errs) > 0 {
+			return fmt.Errorf("--cluster-resource-namespace %q is not a valid namespace name: %s",
+				o.clusterResourceNamespace, strings.Join(errs, "; "))
+		}
 	}
 	return nil
+}
+
+// checkHost refuses a host --allowed-hosts does not list; source says
+// where the host came from. It is called before the key is read.
+func (o *exportOptions) checkHost(host, source string) error {
+	if o.allowed.Allows(host) {
+		return nil
+	}
+	return fmt.Errorf("PostHog host %q (%s) is not an origin --allowed-hosts lists (%s): the API key is sent "+
+		"only to an allowed origin, so it was not read and nothing was sent; if you trust that host, "+
+		"add its origin to --allowed-hosts", host, source, o.allowed)
 }
 
 // target is where the references are read from and the objects will live.
@@ -241,7 +338,7 @@ func (o *exportOptions) run(ctx context.Context) error {
 	}
 	in.Managed = managed
 	result := Build(in, Options{
-		Connection:           o.connection,
+		Connection:           o.connectionRef(),
 		Namespace:            tgt.namespace,
 		OrganizationID:       tgt.cfg.OrganizationID,
 		RoleUUIDs:            o.roleUUIDs,
@@ -270,25 +367,66 @@ func (o *exportOptions) resolve(ctx context.Context, kube client.Client) (target
 	if err != nil {
 		return target{}, err
 	}
-	conn := &iamv1alpha1.PostHogConnection{}
-	if err := kube.Get(ctx, types.NamespacedName{Namespace: namespace, Name: o.connection}, conn); err != nil {
-		if apierrors.IsNotFound(err) {
-			return target{}, fmt.Errorf("PostHogConnection %q not found in namespace %q: name its namespace with -n, "+
-				"or export without a cluster with --host, --organization and --api-key-file", o.connection, namespace)
-		}
-		return target{}, fmt.Errorf("reading PostHogConnection %s/%s: %w", namespace, o.connection, err)
+	conn, err := o.readConnection(ctx, kube, namespace)
+	if err != nil {
+		return target{}, err
+	}
+	spec := conn.object.ConnectionSpec()
+	host := cmp.Or(spec.Host, iamv1alpha1.DefaultHost)
+	if err := o.checkHost(host, "spec.host of "+conn.describe); err != nil {
+		return target{}, err
 	}
 	// The Secret is read as the manager reads it, logging nothing; the
 	// error names the Secret and its data key, never the value.
-	key, err := apikey.Read(ctx, kube, conn.Namespace, conn.Spec.APIKeySecretRef)
+	key, err := apikey.Read(ctx, kube, conn.secretNamespace, spec.APIKeySecretRef)
 	if err != nil {
-		return target{}, fmt.Errorf("reading the API key of PostHogConnection %s/%s: %w", namespace, o.connection, err)
+		return target{}, fmt.Errorf("reading the API key of %s: %w", conn.describe, err)
 	}
 	return target{
-		cfg: posthog.Config{Host: cmp.Or(conn.Spec.Host, iamv1alpha1.DefaultHost),
-			OrganizationID: conn.Spec.OrganizationID, APIKey: key},
+		cfg:       posthog.Config{Host: host, OrganizationID: spec.OrganizationID, APIKey: key},
 		namespace: namespace,
 	}, nil
+}
+
+// connection is a connection object read from the cluster.
+type connection struct {
+	object iamv1alpha1.Connection
+	// secretNamespace holds its API-key Secret: its own namespace, or
+	// --cluster-resource-namespace for a ClusterPostHogConnection.
+	secretNamespace string
+	// describe names it in messages, e.g. "PostHogConnection team-a/posthog".
+	describe string
+}
+
+// readConnection reads the PostHogConnection --connection names in
+// namespace, or the ClusterPostHogConnection --cluster-connection names.
+func (o *exportOptions) readConnection(ctx context.Context, kube client.Client, namespace string) (connection, error) {
+	if o.clusterConnection != "" {
+		conn := connection{object: &iamv1alpha1.ClusterPostHogConnection{},
+			secretNamespace: o.clusterResourceNamespace,
+			describe:        "ClusterPostHogConnection " + o.clusterConnection}
+		err := kube.Get(ctx, types.NamespacedName{Name: o.clusterConnection}, conn.object)
+		if apierrors.IsNotFound(err) {
+			return connection{}, fmt.Errorf("ClusterPostHogConnection %q not found: list them with "+
+				"kubectl get clusterposthogconnections, or export without a cluster with --host, --organization "+
+				"and --api-key-file", o.clusterConnection)
+		}
+		if err != nil {
+			return connection{}, fmt.Errorf("reading %s: %w", conn.describe, err)
+		}
+		return conn, nil
+	}
+	conn := connection{object: &iamv1alpha1.PostHogConnection{}, secretNamespace: namespace,
+		describe: "PostHogConnection " + namespace + "/" + o.connection}
+	err := kube.Get(ctx, types.NamespacedName{Namespace: namespace, Name: o.connection}, conn.object)
+	if apierrors.IsNotFound(err) {
+		return connection{}, fmt.Errorf("PostHogConnection %q not found in namespace %q: name its namespace with -n, "+
+			"or export without a cluster with --host, --organization and --api-key-file", o.connection, namespace)
+	}
+	if err != nil {
+		return connection{}, fmt.Errorf("reading %s: %w", conn.describe, err)
+	}
+	return conn, nil
 }
 
 // namespace is -n, else the kubeconfig context's namespace, else default.
@@ -315,6 +453,10 @@ func (o *exportOptions) readKeyFile() (string, error) {
 	key := strings.TrimSpace(string(data))
 	if key == "" {
 		return "", fmt.Errorf("--api-key-file %s holds no API key", o.apiKeyFile)
+	}
+	if !apikey.WellFormed(key) {
+		return "", fmt.Errorf("--api-key-file %s holds a value that is not a PostHog personal API key (those start "+
+			"with %s and hold no whitespace); it was not sent", o.apiKeyFile, apikey.PersonalKeyPrefix)
 	}
 	return key, nil
 }

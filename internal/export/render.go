@@ -46,7 +46,7 @@ func newObject(name string, ref posthog.Reference, opts Options) Object {
 // Build names it by spec.roleName where it can).
 func specOf(ref posthog.Reference, opts Options) iamv1alpha1.RoleExternalReferenceSpec {
 	return iamv1alpha1.RoleExternalReferenceSpec{
-		ConnectionRef:          iamv1alpha1.ConnectionReference{Name: opts.Connection},
+		ConnectionRef:          opts.Connection,
 		Provider:               ref.Provider,
 		ProviderOrganizationID: ref.ProviderOrganizationID,
 		ProviderRoleID:         ref.ProviderRoleID,
