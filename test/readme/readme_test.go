@@ -31,7 +31,11 @@ const (
 	apiDir        = root + "/api/v1alpha1"
 	referenceKind = "RoleExternalReference"
 	connKind      = "PostHogConnection"
-	bothKinds     = "both"
+	clusterKind   = "ClusterPostHogConnection"
+	// The troubleshooting table's kind column also takes "connections"
+	// (both connection kinds) and "all" (every kind).
+	connectionKinds = "connections"
+	allKinds        = "all"
 )
 
 // syncedOnly are reasons of the Synced condition only, never of Ready: the
@@ -75,10 +79,17 @@ func TestTroubleshootingTableHasEveryReadyReason(t *testing.T) {
 		}
 	}
 	for kind, kindReasons := range classifiedReasons(t, reasons) {
+		// A connection's verdicts are both connection kinds'.
+		kinds := []string{kind}
+		if kind == connKind {
+			kinds = append(kinds, clusterKind)
+		}
 		for _, reason := range kindReasons {
-			if !onKind[kind+"/"+reason] {
-				t.Errorf("%s gives a %s the Ready reason %q, which the troubleshooting table has no %s (or both) row for",
-					classifyGo, kind, reason, kind)
+			for _, kind := range kinds {
+				if !onKind[kind+"/"+reason] {
+					t.Errorf("%s gives a %s the Ready reason %q, which the troubleshooting table has no %s row for",
+						classifyGo, kind, reason, kind)
+				}
 			}
 		}
 	}
@@ -396,8 +407,11 @@ type troubleshootingRow struct {
 }
 
 func (r troubleshootingRow) kinds() []string {
-	if r.kind == bothKinds {
-		return []string{referenceKind, connKind}
+	switch r.kind {
+	case allKinds:
+		return []string{referenceKind, connKind, clusterKind}
+	case connectionKinds:
+		return []string{connKind, clusterKind}
 	}
 	return []string{r.kind}
 }
@@ -411,8 +425,9 @@ func troubleshootingRows(t *testing.T) []troubleshootingRow {
 			t.Fatalf("troubleshooting table: a row of %d cells, not 4: %q", len(cells), cells)
 		}
 		kind := cells[0]
-		if kind != referenceKind && kind != connKind && kind != bothKinds {
-			t.Errorf("troubleshooting table: kind %q is none of %s, %s, %s", kind, referenceKind, connKind, bothKinds)
+		if !slices.Contains([]string{referenceKind, connKind, clusterKind, connectionKinds, allKinds}, kind) {
+			t.Errorf("troubleshooting table: kind %q is none of %s, %s, %s, %s, %s", kind, referenceKind, connKind,
+				clusterKind, connectionKinds, allKinds)
 		}
 		spans := codeSpans(cells[1])
 		if len(spans) == 0 {
