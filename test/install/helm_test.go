@@ -29,15 +29,21 @@ import (
 )
 
 // customValues changes every knob the chart documents, with watched
-// namespaces that TestInstallPaths creates for the server-side dry run.
+// namespaces and a cluster resource namespace that TestInstallPaths creates
+// for the server-side dry run.
 const customValues = `
 image:
   tag: v0.2.0
   pullPolicy: Always
 replicas: 2
+podDisruptionBudget:
+  enabled: true
+  minAvailable: 50%
 resyncPeriod: 5m
 maxConcurrentReconciles: 8
 watchNamespaces: [team-a, team-b]
+allowedHosts: [https://eu.posthog.com, "http://posthog.internal:8000"]
+clusterResourceNamespace: posthog-platform
 logging:
   level: debug
   format: console
@@ -52,6 +58,9 @@ metrics:
     labels: {release: prometheus}
 networkPolicy:
   enabled: true
+  extraEgress:
+  - to: [{ipBlock: {cidr: 10.0.0.10/32}}]
+    ports: [{port: 3128, protocol: TCP}]
 podAnnotations: {example.com/team: iam}
 podLabels: {team: iam}
 nodeSelector: {kubernetes.io/arch: amd64}
@@ -101,9 +110,16 @@ func TestChartDefaults(t *testing.T) {
 		"--metrics-secure=true",
 		"--resync-period=10m",
 		"--max-concurrent-reconciles=4",
+		"--cluster-resource-namespace=" + namespace,
+		"--namespaced-connections=true",
+		"--allowed-hosts=https://us.posthog.com,https://eu.posthog.com",
 		"--zap-log-level=info",
 		"--zap-encoder=json",
 	}, []string{"--watch-namespaces"})
+	assertField(t, deploy, []any{map[string]any{
+		"name":      "POD_NAMESPACE",
+		"valueFrom": map[string]any{"fieldRef": map[string]any{"fieldPath": "metadata.namespace"}},
+	}}, "spec", "template", "spec", "containers", "0", "env")
 	assertRestrictedSecurity(t, deploy)
 	assertField(t, deploy, "/healthz", "spec", "template", "spec", "containers", "0", "livenessProbe", "httpGet", "path")
 	assertField(t, deploy, "/readyz", "spec", "template", "spec", "containers", "0", "readinessProbe", "httpGet", "path")
@@ -111,10 +127,16 @@ func TestChartDefaults(t *testing.T) {
 	assertField(t, deploy, "256Mi", "spec", "template", "spec", "containers", "0", "resources", "limits", "memory")
 
 	mustFind(t, objs, "ClusterRole", "posthog-operator-manager-role")
+	mustFind(t, objs, "ClusterRole", "posthog-operator-namespaced-connections-secret-reader")
+	mustFind(t, objs, "ClusterRoleBinding", "posthog-operator-namespaced-connections-secret-reader-binding")
+	if r := mustFind(t, objs, "Role", "posthog-operator-manager-role"); r.GetNamespace() != namespace {
+		t.Errorf("the manager's Secret Role is in %q, want the release namespace %q", r.GetNamespace(), namespace)
+	}
 	mustFind(t, objs, "Role", "posthog-operator-leader-election-role")
 	mustFind(t, objs, "ClusterRole", "posthog-operator-metrics-reader")
+	mustFind(t, objs, "ClusterRole", "posthog-operator-clusterposthogconnection-editor-role")
 	mustFind(t, objs, "Service", "posthog-operator-controller-manager-metrics-service")
-	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy", "Namespace"} {
+	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy", "Namespace", "PodDisruptionBudget"} {
 		for _, o := range objs {
 			if o.GetKind() == kind {
 				t.Errorf("default values render a %s (%s)", kind, o.GetName())
@@ -155,6 +177,9 @@ func TestChartCustomValues(t *testing.T) {
 		"--resync-period=5m",
 		"--max-concurrent-reconciles=8",
 		"--watch-namespaces=team-a,team-b",
+		"--cluster-resource-namespace=posthog-platform",
+		"--namespaced-connections=true",
+		"--allowed-hosts=https://eu.posthog.com,http://posthog.internal:8000",
 		"--zap-log-level=debug",
 		"--zap-encoder=console",
 		"--enable-http2",
@@ -174,25 +199,195 @@ func TestChartCustomValues(t *testing.T) {
 		t.Error("serviceAccount.annotations are not on the ServiceAccount")
 	}
 
-	// Watching namespaces trades the ClusterRole for a Role in each of them.
-	if find(objs, "ClusterRole", "posthog-operator-manager-role") != nil {
-		t.Error("watchNamespaces still renders the cluster-wide manager ClusterRole")
-	}
+	// Watching namespaces trades the namespaced rules of the ClusterRole for
+	// a Role in each of them (TestChartSplitsManagerRulesByScope checks the
+	// rules); the Secrets of ClusterPostHogConnections get one more.
 	var roleNamespaces []string
 	for _, r := range kindsOf(objs, "Role") {
 		if r.GetName() == "posthog-operator-manager-role" {
 			roleNamespaces = append(roleNamespaces, r.GetNamespace())
 		}
 	}
-	if slices.Sort(roleNamespaces); !slices.Equal(roleNamespaces, []string{"team-a", "team-b"}) {
-		t.Errorf("manager Roles in %v, want team-a and team-b", roleNamespaces)
+	if slices.Sort(roleNamespaces); !slices.Equal(roleNamespaces, []string{"posthog-platform", "team-a", "team-b"}) {
+		t.Errorf("manager Roles in %v, want posthog-platform, team-a and team-b", roleNamespaces)
 	}
+	if find(objs, "ClusterRole", "posthog-operator-namespaced-connections-secret-reader") != nil {
+		t.Error("watchNamespaces still renders the cluster-wide Secret reader")
+	}
+
+	pdb := mustFind(t, objs, "PodDisruptionBudget", "posthog-operator-controller-manager")
+	assertField(t, pdb, "50%", "spec", "minAvailable")
 
 	sm := mustFind(t, objs, "ServiceMonitor", "posthog-operator-controller-manager-metrics-monitor")
 	assertField(t, sm, "30s", "spec", "endpoints", "0", "interval")
 	assertField(t, sm, "https", "spec", "endpoints", "0", "scheme")
 	assertField(t, sm, "prometheus", "metadata", "labels", "release")
 	mustFind(t, objs, "NetworkPolicy", "posthog-operator-allow-metrics-traffic")
+	np := mustFind(t, objs, "NetworkPolicy", "posthog-operator-allow-manager-traffic")
+	assertField(t, np, []any{"Ingress", "Egress"}, "spec", "policyTypes")
+	// Ingress: the probes only (allow-metrics-traffic adds the metrics port).
+	assertField(t, np, []any{map[string]any{"ports": []any{port(8081, "TCP")}}}, "spec", "ingress")
+	assertField(t, np, []any{
+		map[string]any{"ports": []any{port(53, "UDP"), port(53, "TCP")}},
+		map[string]any{"ports": []any{port(443, "TCP"), port(6443, "TCP"), port(8000, "TCP")}},
+		map[string]any{
+			"to":    []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.0.0.10/32"}}},
+			"ports": []any{port(3128, "TCP")},
+		},
+	}, "spec", "egress")
+}
+
+func port(n int64, protocol string) map[string]any {
+	return map[string]any{"port": n, "protocol": protocol}
+}
+
+// TestChartPodDisruptionBudget renders a budget only when there is a
+// replica to spare: one replica with minAvailable 1 would block every drain.
+func TestChartPodDisruptionBudget(t *testing.T) {
+	helmPath(t)
+	t.Parallel()
+	objs := parseObjects(t, helmTemplate(t, "--set", "replicas=2"))
+	pdb := mustFind(t, objs, "PodDisruptionBudget", "posthog-operator-controller-manager")
+	assertField(t, pdb, int64(1), "spec", "minAvailable")
+	deploy := mustFind(t, objs, "Deployment", "posthog-operator-controller-manager")
+	want, _ := nested(deploy.Object, "spec", "selector")
+	assertField(t, pdb, want, "spec", "selector")
+
+	for _, args := range [][]string{
+		{"--set", "replicas=1"},
+		{"--set", "replicas=3", "--set", "podDisruptionBudget.enabled=false"},
+	} {
+		if objs := parseObjects(t, helmTemplate(t, args...)); len(kindsOf(objs, "PodDisruptionBudget")) > 0 {
+			t.Errorf("helm template %v renders a PodDisruptionBudget", args)
+		}
+	}
+}
+
+// TestChartWithoutNamespacedConnections is the chart's central posture: the
+// manager reads Secrets in the cluster resource namespace only.
+func TestChartWithoutNamespacedConnections(t *testing.T) {
+	helmPath(t)
+	t.Parallel()
+	objs := parseObjects(t, helmTemplate(t, "--set", "namespacedConnections=false",
+		"--set", "allowedHosts={*}"))
+	deploy := mustFind(t, objs, "Deployment", "posthog-operator-controller-manager")
+	assertArgs(t, deploy, []string{
+		"--namespaced-connections=false",
+		"--cluster-resource-namespace=" + namespace,
+		"--allowed-hosts=*",
+	}, nil)
+	for _, kind := range []string{"ClusterRole", "ClusterRoleBinding"} {
+		for _, o := range kindsOf(objs, kind) {
+			if strings.Contains(o.GetName(), "secret-reader") {
+				t.Errorf("namespacedConnections=false renders %s %s", kind, o.GetName())
+			}
+		}
+	}
+	role := mustFind(t, objs, "Role", "posthog-operator-manager-role")
+	if role.GetNamespace() != namespace {
+		t.Errorf("the manager's Secret Role is in %q, want %q", role.GetNamespace(), namespace)
+	}
+	// The cluster-wide ClusterRole is role.yaml's, without Secrets.
+	generated := parseObjects(t, readFile(t, filepath.Join(repoRoot(t), "config", "rbac", "role.yaml")))
+	assertField(t, mustFind(t, objs, "ClusterRole", "posthog-operator-manager-role"),
+		mustFind(t, generated, "ClusterRole", "manager-role").Object["rules"], "rules")
+}
+
+// TestChartSplitsManagerRulesByScope checks that with watchNamespaces no
+// right of config/rbac/role.yaml is lost or widened: cluster-scoped
+// resources stay in the ClusterRole, the rest moves to each watched
+// namespace's Role, Secrets follow namespacedConnections, and the cluster
+// resource namespace always gets role.yaml's Role.
+func TestChartSplitsManagerRulesByScope(t *testing.T) {
+	helmPath(t)
+	t.Parallel()
+	root := repoRoot(t)
+	generated := parseObjects(t, readFile(t, filepath.Join(root, "config", "rbac", "role.yaml")))
+	clusterRole := grants(t, mustFind(t, generated, "ClusterRole", "manager-role"))
+	secretRole := grants(t, mustFind(t, generated, "Role", "manager-role"))
+
+	clusterScoped := map[string]bool{"/namespaces": true}
+	for _, crd := range parseObjects(t, kustomizeBuild(t, "config/crd")) {
+		if s, _, _ := unstructured.NestedString(crd.Object, "spec", "scope"); s == "Cluster" {
+			group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+			plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
+			clusterScoped[group+"/"+plural] = true
+		}
+	}
+	var wantCluster, wantNamespaced []string
+	for _, g := range clusterRole {
+		// "group/resource[/subresource] verb": the scope is the resource's.
+		parts := strings.SplitN(strings.Fields(g)[0], "/", 3)
+		if clusterScoped[parts[0]+"/"+parts[1]] {
+			wantCluster = append(wantCluster, g)
+		} else {
+			wantNamespaced = append(wantNamespaced, g)
+		}
+	}
+	if len(wantCluster) == 0 || len(wantNamespaced) == 0 {
+		t.Fatalf("role.yaml's ClusterRole splits into %v and %v", wantCluster, wantNamespaced)
+	}
+
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		namespaced bool
+	}{
+		{"with namespaced connections", nil, true},
+		{"without namespaced connections", []string{"--set", "namespacedConnections=false"}, false},
+		// The cluster resource namespace may be a watched one: its Role
+		// then holds both, once.
+		{"with the release namespace watched", []string{"--set", "watchNamespaces={team-a," + namespace + "}"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--set", "watchNamespaces={team-a}"}, tc.args...)
+			objs := parseObjects(t, helmTemplate(t, args...))
+			if got := grants(t, mustFind(t, objs, "ClusterRole", "posthog-operator-manager-role")); !slices.Equal(got, wantCluster) {
+				t.Errorf("ClusterRole grants %v, want %v", got, wantCluster)
+			}
+			roles := map[string][]string{}
+			for _, r := range kindsOf(objs, "Role") {
+				if r.GetName() == "posthog-operator-manager-role" {
+					roles[r.GetNamespace()] = grants(t, r)
+				}
+			}
+			wantTeam := wantNamespaced
+			if tc.namespaced {
+				wantTeam = sortedUnion(wantNamespaced, secretRole)
+			}
+			wantRelease := secretRole
+			if slices.Contains(args, "watchNamespaces={team-a,"+namespace+"}") {
+				wantRelease = sortedUnion(wantNamespaced, secretRole)
+			}
+			want := map[string][]string{"team-a": wantTeam, namespace: wantRelease}
+			if !reflect.DeepEqual(roles, want) {
+				t.Errorf("manager Roles grant %v, want %v", roles, want)
+			}
+		})
+	}
+}
+
+// grants flattens a role's rules to sorted "group/resource verb" strings.
+func grants(t *testing.T, role *unstructured.Unstructured) []string {
+	t.Helper()
+	var out []string
+	for _, r := range rulesOf(t, role) {
+		for _, g := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, v := range r.Verbs {
+					out = append(out, g+"/"+res+" "+v)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func sortedUnion(a, b []string) []string {
+	out := slices.Concat(a, b)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func TestChartRejectsInvalidValues(t *testing.T) {
@@ -218,6 +413,15 @@ func TestChartRejectsInvalidValues(t *testing.T) {
 			"needs leaderElection.enabled"},
 		{"existing service account without a name", []string{"--set", "serviceAccount.create=false"},
 			"serviceAccount.name is required"},
+		{"allowed host with a path", []string{"--set", "allowedHosts={https://posthog.example.com/api}"}, "/allowedHosts"},
+		{"no allowed hosts", []string{"--set", "allowedHosts=null"}, "allowedHosts"},
+		{"every host and another", []string{"--set", "allowedHosts={*,https://us.posthog.com}"},
+			"must be the only entry"},
+		{"namespaced connections type", []string{"--set-string", "namespacedConnections=no"}, "/namespacedConnections"},
+		{"cluster resource namespace name", []string{"--set", "clusterResourceNamespace=Platform"},
+			"/clusterResourceNamespace"},
+		{"disruption budget", []string{"--set", "podDisruptionBudget.minAvailable=half"},
+			"/podDisruptionBudget/minAvailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"template", release, chart}, tc.args...)
@@ -235,14 +439,28 @@ func TestChartRejectsInvalidValues(t *testing.T) {
 // TestChartMatchesInstaller keeps the two install paths equivalent: with the
 // default values and release name, the chart renders every object of
 // dist/install.yaml (bar the Namespace, which helm --create-namespace makes)
-// with the same rules, schema, image, security and probes.
+// with the same rules, schema, image, security and probes; and with
+// namespacedConnections=false, every object of config/cluster-connections-only.
 func TestChartMatchesInstaller(t *testing.T) {
 	helmPath(t)
 	t.Parallel()
 	root := repoRoot(t)
-	installer := parseObjects(t, readFile(t, filepath.Join(root, "dist", "install.yaml")))
-	chart := parseObjects(t, helmTemplate(t))
+	t.Run("dist/install.yaml", func(t *testing.T) {
+		t.Parallel()
+		assertChartRendersInstaller(t, parseObjects(t, readFile(t, filepath.Join(root, "dist", "install.yaml"))),
+			parseObjects(t, helmTemplate(t)))
+	})
+	t.Run("config/cluster-connections-only", func(t *testing.T) {
+		t.Parallel()
+		assertChartRendersInstaller(t, parseObjects(t, kustomizeBuild(t, "config/cluster-connections-only")),
+			parseObjects(t, helmTemplate(t, "--set", "namespacedConnections=false")))
+	})
+}
 
+// assertChartRendersInstaller checks that chart has every object of
+// installer with the same fields where they matter.
+func assertChartRendersInstaller(t *testing.T, installer, chart []*unstructured.Unstructured) {
+	t.Helper()
 	for _, want := range installer {
 		kind, name := want.GetKind(), want.GetName()
 		if kind == "Namespace" {
@@ -275,6 +493,7 @@ func TestChartMatchesInstaller(t *testing.T) {
 				append(slices.Clone(pod), "terminationGracePeriodSeconds"),
 				append(slices.Clone(ctr), "image"),
 				append(slices.Clone(ctr), "command"),
+				append(slices.Clone(ctr), "env"),
 				append(slices.Clone(ctr), "securityContext"),
 				append(slices.Clone(ctr), "resources"),
 				append(slices.Clone(ctr), "livenessProbe"),

@@ -82,3 +82,22 @@ The metrics port's name, matching the scheme it serves.
 {{- define "posthog-operator.metricsPortName" -}}
 {{- if .Values.metrics.secure }}https{{ else }}http{{ end }}
 {{- end }}
+
+{{/*
+The cluster resource namespace: where the manager reads the API-key Secrets
+of ClusterPostHogConnections. Defaults to the release namespace.
+*/}}
+{{- define "posthog-operator.clusterResourceNamespace" -}}
+{{- .Values.clusterResourceNamespace | default .Release.Namespace }}
+{{- end }}
+
+{{/*
+The --allowed-hosts value: the allowedHosts origins joined by commas. "*"
+(every host) must be the only entry.
+*/}}
+{{- define "posthog-operator.allowedHosts" -}}
+{{- if and (has "*" .Values.allowedHosts) (gt (len .Values.allowedHosts) 1) }}
+{{- fail "allowedHosts: \"*\" allows every host and must be the only entry" }}
+{{- end }}
+{{- join "," .Values.allowedHosts }}
+{{- end }}
