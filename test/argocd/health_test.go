@@ -30,14 +30,18 @@ import (
 )
 
 const (
-	group     = "iam.posthog-operator.io"
-	pausedKey = group + "/paused"
-	refKind   = "RoleExternalReference"
-	connKind  = "PostHogConnection"
+	group           = "iam.posthog-operator.io"
+	pausedKey       = group + "/paused"
+	refKind         = "RoleExternalReference"
+	connKind        = "PostHogConnection"
+	clusterConnKind = "ClusterPostHogConnection"
 )
 
 // kinds are the kinds that must have a health check.
-var kinds = []string{refKind, connKind}
+var kinds = []string{refKind, connKind, clusterConnKind}
+
+// clusterScoped reports whether objects of kind have no namespace.
+func clusterScoped(kind string) bool { return kind == clusterConnKind }
 
 // healthTests is a health_test.yaml, in Argo CD's format.
 type healthTests struct {
@@ -106,6 +110,11 @@ func TestEachHealthCheckPassesEveryCaseOfItsHealthTestYAML(t *testing.T) {
 				if obj["apiVersion"] != group+"/v1alpha1" || obj["kind"] != kind {
 					t.Fatalf("the object is a %v %v, not a %s/v1alpha1 %s", obj["apiVersion"], obj["kind"], group, kind)
 				}
+				metadata, _ := obj["metadata"].(map[string]any)
+				if _, namespaced := metadata["namespace"]; namespaced == clusterScoped(kind) {
+					t.Fatalf("the object's metadata.namespace is %q: a %s is cluster-scoped only if it is a %s",
+						metadata["namespace"], kind, clusterConnKind)
+				}
 				status, message, err := Health(script, obj)
 				if err != nil {
 					t.Fatal(err)
@@ -153,8 +162,8 @@ func TestEveryHealthTestYAMLCoversEveryStatusAndEveryTestdataFile(t *testing.T) 
 // from one kind to the other cannot break them.
 var (
 	stalledReasons = []string{
-		"Conflict", "InvalidSpec", "RoleNotFound", // references
-		"Unauthorized", "Forbidden", "OrganizationNotFound", // connections
+		"Conflict", "InvalidSpec", "RoleNotFound", "ConnectionNotAllowed", // references
+		"Unauthorized", "Forbidden", "OrganizationNotFound", "HostNotAllowed", "APIKeyMalformed", "Disabled", // connections
 	}
 	waitingReasons = []string{"ConnectionNotReady", "SecretNotFound", "Throttled", "Unavailable", "Duplicate", "Creating"}
 	// transientReasons are the reasons a drift check of a generation already
@@ -232,8 +241,13 @@ func runCases(t *testing.T, cases []healthCase) {
 		script := healthScript(t, kind)
 		for _, tc := range cases {
 			t.Run(kind+" "+tc.name, func(t *testing.T) {
-				obj := tc.obj
+				obj := maps.Clone(tc.obj)
 				obj["kind"] = kind
+				if clusterScoped(kind) {
+					metadata := maps.Clone(obj["metadata"].(map[string]any))
+					delete(metadata, "namespace")
+					obj["metadata"] = metadata
+				}
 				status, message, err := Health(script, obj)
 				if err != nil {
 					t.Fatal(err)
