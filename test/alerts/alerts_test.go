@@ -17,8 +17,9 @@ limitations under the License.
 // Package alerts checks the alerting rules and the Grafana dashboard the
 // chart ships (dist/chart/files/prometheus/rules.yaml and
 // dist/chart/files/grafana/dashboard.json, rendered verbatim): the rules
-// parse with Prometheus' own parser, and every metric and label they and the
-// dashboard name is one the manager registers. It is a Go module of its own
+// parse with Prometheus' own parser, every metric and label they and the
+// dashboard name is one the manager registers, and the alerts fire for the
+// objects they are meant for (evaluation_test.go). It is a Go module of its own
 // so that the operator's go.mod does not carry Prometheus' dependencies.
 package alerts
 
@@ -188,6 +189,7 @@ func labelValues(t *testing.T) map[string][]string {
 		"kind": {
 			reflect.TypeFor[iamv1alpha1.RoleExternalReference]().Name(),
 			reflect.TypeFor[iamv1alpha1.PostHogConnection]().Name(),
+			reflect.TypeFor[iamv1alpha1.ClusterPostHogConnection]().Name(),
 		},
 		"ready":  {"True", "False", "Unknown"},
 		"reason": readyReasons(t),
