@@ -18,17 +18,30 @@ package install
 
 import (
 	"bytes"
+	"context"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"sigs.k8s.io/yaml"
 )
 
 const (
+	crdClusterConnections     = "clusterposthogconnections.iam.posthog-operator.io"
 	crdPostHogConnections     = "posthogconnections.iam.posthog-operator.io"
 	crdRoleExternalReferences = "roleexternalreferences.iam.posthog-operator.io"
 	crdServiceMonitors        = "servicemonitors.monitoring.coreos.com"
 	// samplesNamespace holds config/samples in the dry run.
 	samplesNamespace = "samples"
+	// platformNamespace is customValues' clusterResourceNamespace.
+	platformNamespace = "posthog-platform"
+	// rightsTimeout bounds the wait for new bindings to reach the API
+	// server's authorizer (its informers), which is not synchronous.
+	rightsTimeout = time.Minute
 )
 
 // TestInstallPaths applies both install paths and the samples to a real
@@ -46,12 +59,9 @@ func TestInstallPaths(t *testing.T) {
 	kubectl(t, nil, "apply", "--server-side", "-f", "config/crd/bases",
 		"-f", filepath.Join("test", "install", "testdata", "servicemonitor-crd.yaml"))
 	kubectl(t, nil, "wait", "--for=condition=Established", "--timeout=60s",
-		"crd/"+crdPostHogConnections, "crd/"+crdRoleExternalReferences, "crd/"+crdServiceMonitors)
-	var namespaces bytes.Buffer
-	for _, ns := range []string{namespace, "team-a", "team-b", samplesNamespace} {
-		namespaces.WriteString("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n")
-	}
-	kubectl(t, namespaces.Bytes(), "apply", "--server-side", "-f", "-")
+		"crd/"+crdClusterConnections, "crd/"+crdPostHogConnections, "crd/"+crdRoleExternalReferences,
+		"crd/"+crdServiceMonitors)
+	createNamespaces(t, namespace, "team-a", "team-b", samplesNamespace, platformNamespace)
 
 	dryRun := func(t *testing.T, manifests []byte, args ...string) {
 		t.Helper()
@@ -67,8 +77,22 @@ func TestInstallPaths(t *testing.T) {
 	t.Run("chart with default values dry run", func(t *testing.T) {
 		dryRun(t, helmTemplate(t), "-f", "-")
 	})
+	// Custom values include two replicas (a PodDisruptionBudget), the
+	// NetworkPolicies, allowedHosts and a cluster resource namespace.
 	t.Run("chart with custom values dry run", func(t *testing.T) {
 		dryRun(t, helmTemplate(t, "--values", customValuesFile(t)), "-f", "-")
+	})
+	t.Run("chart without namespaced connections dry run", func(t *testing.T) {
+		dryRun(t, helmTemplate(t, "--set", "namespacedConnections=false", "--set", "replicas=2",
+			"--set", "networkPolicy.enabled=true", "--set", "allowedHosts={*}"), "-f", "-")
+	})
+	t.Run("config/cluster-connections-only dry run", func(t *testing.T) {
+		dryRun(t, kustomizeBuild(t, "config/cluster-connections-only"), "-f", "-")
+	})
+	t.Run("config/network-policy dry run", func(t *testing.T) {
+		// Into config/default's namespace and names, as its commented-out
+		// ../network-policy line would put it.
+		dryRun(t, renamedOverlay(t, "config/network-policy", namespace, "posthog-operator-"), "-f", "-")
 	})
 	t.Run("samples dry run", func(t *testing.T) {
 		out := kubectl(t, nil, "apply", "--server-side", "--dry-run=server", "-k", filepath.Join("config", "samples"),
@@ -89,10 +113,7 @@ func TestInstallPaths(t *testing.T) {
 	t.Run("dist/install.yaml grants the manager what it needs only", func(t *testing.T) {
 		kubectl(t, nil, "apply", "--server-side", "-f", filepath.Join("dist", "install.yaml"))
 		sa := "system:serviceaccount:" + namespace + ":" + managerServiceAccount
-		for _, c := range []canI{
-			can(true, "get secrets", "-n", samplesNamespace),
-			can(true, "list secrets", "--all-namespaces"),
-			can(true, "watch secrets", "--all-namespaces"),
+		checkRights(t, sa, slices.Concat(defaultPostureRights(namespace), []canI{
 			can(true, "list "+crdPostHogConnections, "--all-namespaces"),
 			can(true, "watch "+crdRoleExternalReferences, "--all-namespaces"),
 			can(true, "patch "+crdRoleExternalReferences, "--subresource=status", "-n", samplesNamespace),
@@ -107,9 +128,31 @@ func TestInstallPaths(t *testing.T) {
 			can(false, "list configmaps", "-n", namespace),
 			can(false, "list pods", "--all-namespaces"),
 			can(false, "get "+crdRoleExternalReferences, "--subresource=finalizers", "-n", samplesNamespace),
-		} {
-			c.check(t, sa)
-		}
+		}))
+	})
+
+	// The two security postures, applied for real: the chart's and the
+	// kustomize overlay's roles, bindings and ServiceAccount, each in a
+	// namespace of its own so that their subjects differ.
+	t.Run("the chart's default posture reads Secrets everywhere", func(t *testing.T) {
+		const rel, ns = "everywhere", "posthog-everywhere"
+		createNamespaces(t, ns)
+		applyRBAC(t, helmTemplateAs(t, rel, ns))
+		checkRights(t, "system:serviceaccount:"+ns+":"+rel+"-posthog-operator-controller-manager",
+			defaultPostureRights(ns))
+	})
+	t.Run("the chart without namespaced connections reads Secrets in its namespace only", func(t *testing.T) {
+		const rel, ns = "central", "posthog-central"
+		createNamespaces(t, ns)
+		applyRBAC(t, helmTemplateAs(t, rel, ns, "--set", "namespacedConnections=false"))
+		checkRights(t, "system:serviceaccount:"+ns+":"+rel+"-posthog-operator-controller-manager",
+			centralPostureRights(ns))
+	})
+	t.Run("config/cluster-connections-only reads Secrets in its namespace only", func(t *testing.T) {
+		const ns = "posthog-central-kustomize"
+		createNamespaces(t, ns)
+		applyRBAC(t, renamedOverlay(t, "config/cluster-connections-only", ns, "central-"))
+		checkRights(t, "system:serviceaccount:"+ns+":central-"+managerServiceAccount, centralPostureRights(ns))
 	})
 
 	t.Run("helm install watching one namespace", func(t *testing.T) {
@@ -132,18 +175,157 @@ func TestInstallPaths(t *testing.T) {
 			}
 		}
 		sa := "system:serviceaccount:" + relNamespace + ":watched-posthog-operator-controller-manager"
-		for _, c := range []canI{
+		checkRights(t, sa, []canI{
 			can(true, "list secrets", "-n", "team-a"),
+			can(true, "list secrets", "-n", relNamespace),
 			can(true, "patch "+crdRoleExternalReferences, "-n", "team-a"),
 			can(true, "update leases.coordination.k8s.io", "-n", relNamespace),
+			// Cluster-scoped: a Role cannot grant them, the ClusterRole does.
+			can(true, "watch "+crdClusterConnections),
+			can(true, "list namespaces"),
 			can(false, "list secrets", "-n", "team-b"),
 			can(false, "list secrets", "--all-namespaces"),
 			can(false, "list "+crdRoleExternalReferences, "-n", "team-b"),
-		} {
-			c.check(t, sa)
-		}
+			can(false, "list "+crdRoleExternalReferences, "--all-namespaces"),
+		})
 		run(t, root, env, nil, helm, "uninstall", rel, "--kubeconfig", kc, "--namespace", relNamespace)
 	})
+}
+
+// defaultPostureRights are the Secret rights of a manager in namespace ns
+// that serves namespaced PostHogConnections, and its cluster-wide rights.
+func defaultPostureRights(ns string) []canI {
+	return slices.Concat(connectionRights(ns), []canI{
+		can(true, "get secrets", "-n", samplesNamespace),
+		can(true, "list secrets", "-n", samplesNamespace),
+		can(true, "watch secrets", "-n", samplesNamespace),
+		can(true, "list secrets", "--all-namespaces"),
+		can(true, "watch secrets", "--all-namespaces"),
+	})
+}
+
+// centralPostureRights are those of a manager in namespace ns with
+// --namespaced-connections=false: no Secret outside its own namespace.
+func centralPostureRights(ns string) []canI {
+	return slices.Concat(connectionRights(ns), []canI{
+		can(false, "get secrets", "-n", samplesNamespace),
+		can(false, "list secrets", "-n", samplesNamespace),
+		can(false, "watch secrets", "-n", samplesNamespace),
+		can(false, "get secrets", "--all-namespaces"),
+		can(false, "list secrets", "--all-namespaces"),
+		can(false, "watch secrets", "--all-namespaces"),
+	})
+}
+
+// connectionRights hold in both postures: the Secrets of
+// ClusterPostHogConnections in the manager's namespace ns, the cluster-scoped
+// kind and namespaces, and never a write to Secrets.
+func connectionRights(ns string) []canI {
+	return []canI{
+		can(true, "get secrets", "-n", ns),
+		can(true, "list secrets", "-n", ns),
+		can(true, "watch secrets", "-n", ns),
+		can(true, "get "+crdClusterConnections),
+		can(true, "list "+crdClusterConnections),
+		can(true, "watch "+crdClusterConnections),
+		can(true, "patch "+crdClusterConnections, "--subresource=status"),
+		can(true, "update "+crdClusterConnections, "--subresource=finalizers"),
+		can(true, "get namespaces"),
+		can(true, "list namespaces"),
+		can(true, "watch namespaces"),
+		can(false, "create "+crdClusterConnections),
+		can(false, "delete "+crdClusterConnections),
+		can(false, "create secrets", "-n", ns),
+		can(false, "update secrets", "-n", ns),
+		can(false, "delete namespaces"),
+	}
+}
+
+// createNamespaces creates namespaces (server-side apply: existing ones are kept).
+func createNamespaces(t *testing.T, names ...string) {
+	t.Helper()
+	var manifests bytes.Buffer
+	for _, ns := range names {
+		manifests.WriteString("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n")
+	}
+	kubectl(t, manifests.Bytes(), "apply", "--server-side", "-f", "-")
+}
+
+// helmTemplateAs renders dist/chart as release rel into namespace ns.
+func helmTemplateAs(t *testing.T, rel, ns string, args ...string) []byte {
+	t.Helper()
+	root := repoRoot(t)
+	full := append([]string{"template", rel, filepath.Join(root, "dist", "chart"), "--namespace", ns}, args...)
+	return run(t, root, helmEnv(t), nil, helmPath(t), full...)
+}
+
+// renamedOverlay builds the kustomization dir into namespace ns with
+// prefix on every name, so that its cluster-scoped roles and bindings do
+// not collide with dist/install.yaml's.
+func renamedOverlay(t *testing.T, dir, ns, prefix string) []byte {
+	t.Helper()
+	tmp := t.TempDir()
+	// kustomize takes bases by relative path only.
+	base, err := filepath.Rel(tmp, filepath.Join(repoRoot(t), dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" +
+		"namespace: " + ns + "\nnamePrefix: " + prefix + "\nresources:\n- " + base + "\n"
+	if err := os.WriteFile(filepath.Join(tmp, "kustomization.yaml"), []byte(kustomization), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kustomizeBuild(t, tmp)
+}
+
+// applyRBAC applies the ServiceAccounts, roles and bindings among manifests
+// for real, and nothing else: no CRD, no Deployment.
+func applyRBAC(t *testing.T, manifests []byte) {
+	t.Helper()
+	var rbac bytes.Buffer
+	for _, o := range parseObjects(t, manifests) {
+		switch o.GetKind() {
+		case "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
+			data, err := yaml.Marshal(o.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rbac.WriteString("---\n")
+			rbac.Write(data)
+		}
+	}
+	kubectl(t, rbac.Bytes(), "apply", "--server-side", "-f", "-")
+}
+
+// checkRights asks each question of checks for user. The authorizer learns
+// of new bindings through informers, so the questions answered "yes" are
+// polled until they all are, which shows every binding applied has arrived;
+// then the "no" questions are asked once (polling them would pass before
+// the bindings arrived, and nothing applied later could change them).
+func checkRights(t *testing.T, user string, checks []canI) {
+	t.Helper()
+	var pending []canI
+	for _, c := range checks {
+		if c.want {
+			pending = append(pending, c)
+		}
+	}
+	err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, rightsTimeout, true,
+		func(context.Context) (bool, error) {
+			pending = slices.DeleteFunc(pending, func(c canI) bool { return c.ask(t, user) == "yes" })
+			return len(pending) == 0, nil
+		})
+	if err != nil {
+		for _, c := range pending {
+			c.check(t, user)
+		}
+		t.Fatalf("%s was not granted %d of the rights above within %s", user, len(pending), rightsTimeout)
+	}
+	for _, c := range checks {
+		if !c.want {
+			c.check(t, user)
+		}
+	}
 }
 
 // canI is one `kubectl auth can-i` question and its expected answer.
@@ -160,14 +342,26 @@ func can(want bool, verbResource string, args ...string) canI {
 
 func (c canI) check(t *testing.T, user string) {
 	t.Helper()
+	got, stderr := c.askWithErrors(t, user)
+	want := map[bool]string{true: "yes", false: "no"}[c.want]
+	if got != want {
+		t.Errorf("can %s %s %v? %q, want %q %s", user, c.verbResource, c.args, got, want, stderr)
+	}
+}
+
+// ask returns kubectl's answer: "yes", "no", or whatever else it printed.
+func (c canI) ask(t *testing.T, user string) string {
+	t.Helper()
+	got, _ := c.askWithErrors(t, user)
+	return got
+}
+
+func (c canI) askWithErrors(t *testing.T, user string) (string, []byte) {
+	t.Helper()
 	args := append([]string{"--kubeconfig", cluster(t), "auth", "can-i"}, strings.Fields(c.verbResource)...)
 	args = append(args, c.args...)
 	args = append(args, "--as", user)
 	// can-i exits 1 for "no": the answer is on stdout either way.
 	stdout, stderr, _ := runErr(t, repoRoot(t), nil, nil, kubectlPath(t), args...)
-	got := strings.TrimSpace(string(stdout))
-	want := map[bool]string{true: "yes", false: "no"}[c.want]
-	if got != want {
-		t.Errorf("can %s %s %v? %q, want %q %s", user, c.verbResource, c.args, got, want, stderr)
-	}
+	return strings.TrimSpace(string(stdout)), stderr
 }
