@@ -121,7 +121,7 @@ func TestStalledListsMatchStallingReasons(t *testing.T) {
 	checkSameReasons(t, "docs/gitops.md's Stalled=True row", codeSpans(gitops[0]), stalling, reasons)
 
 	rules := alertRules(t)
-	stalledByKind := reasonMatchers(t, rules["PostHogOperatorObjectsStalled"], "=~")
+	stalledByKind, sharing := reasonMatchers(t, rules["PostHogOperatorObjectsStalled"], "=~")
 	var union []string
 	for _, kindReasons := range stalledByKind {
 		union = append(union, kindReasons...)
@@ -129,13 +129,25 @@ func TestStalledListsMatchStallingReasons(t *testing.T) {
 	checkSameReasons(t, rulesFile+"'s PostHogOperatorObjectsStalled", union, stalling, reasons)
 
 	// Per kind: the rules' stalled reasons are the table's Stalled rows of
-	// that kind, and the not-Ready alerts leave out exactly those.
+	// that kind (of the kinds one selector shares, such as both connection
+	// kinds: the union of theirs), and the not-Ready alerts leave out
+	// exactly those.
 	rows := troubleshootingRows(t)
-	for _, kind := range []string{referenceKind, connKind} {
+	for _, kind := range []string{referenceKind, connKind, clusterKind} {
 		var want []string
 		for _, row := range rows {
-			if row.stalled && slices.Contains(row.kinds(), kind) {
-				want = append(want, row.reason)
+			if !row.stalled || slices.Contains(want, row.reason) {
+				continue
+			}
+			shared := sharing[kind]
+			if shared == nil {
+				shared = []string{kind}
+			}
+			for _, k := range shared {
+				if slices.Contains(row.kinds(), k) {
+					want = append(want, row.reason)
+					break
+				}
 			}
 		}
 		checkSameReasons(t, rulesFile+"'s PostHogOperatorObjectsStalled for "+kind, stalledByKind[kind], want, reasons)
@@ -143,11 +155,12 @@ func TestStalledListsMatchStallingReasons(t *testing.T) {
 	notReady := map[string]string{
 		referenceKind: "PostHogOperatorMappingsNotReady",
 		connKind:      "PostHogOperatorConnectionNotReady",
+		clusterKind:   "PostHogOperatorConnectionNotReady",
 	}
 	for kind, alertName := range notReady {
-		excluded := reasonMatchers(t, rules[alertName], "!~")[kind]
-		checkSameReasons(t, rulesFile+"'s "+alertName+" (the reasons it leaves to the stalled alert)",
-			excluded, stalledByKind[kind], reasons)
+		excluded, _ := reasonMatchers(t, rules[alertName], "!~")
+		checkSameReasons(t, rulesFile+"'s "+alertName+" for "+kind+" (the reasons it leaves to the stalled alert)",
+			excluded[kind], stalledByKind[kind], reasons)
 	}
 }
 
@@ -583,24 +596,30 @@ func alertRules(t *testing.T) map[string]string {
 var selector = regexp.MustCompile(`posthog_operator_objects\{([^}]*)\}`)
 
 // reasonMatchers reads, per kind, the reasons in the `reason<op>"a|b"`
-// matchers of expr's posthog_operator_objects selectors.
-func reasonMatchers(t *testing.T, expr, op string) map[string][]string {
+// matchers of expr's posthog_operator_objects selectors, whose kind matcher
+// is kind="A" or kind=~"A|B". sharing maps each kind of a kind=~ selector
+// to all the kinds that selector names.
+func reasonMatchers(t *testing.T, expr, op string) (byKind, sharing map[string][]string) {
 	t.Helper()
-	kindMatcher := regexp.MustCompile(`kind="([^"]+)"`)
+	kindMatcher := regexp.MustCompile(`kind=~?"([^"]+)"`)
 	reasonMatcher := regexp.MustCompile(`reason` + regexp.QuoteMeta(op) + `"([^"]*)"`)
-	out := map[string][]string{}
+	byKind, sharing = map[string][]string{}, map[string][]string{}
 	for _, m := range selector.FindAllStringSubmatch(expr, -1) {
 		kind := kindMatcher.FindStringSubmatch(m[1])
 		reason := reasonMatcher.FindStringSubmatch(m[1])
 		if kind == nil || reason == nil {
 			continue
 		}
-		out[kind[1]] = append(out[kind[1]], strings.Split(reason[1], "|")...)
+		kinds := strings.Split(kind[1], "|")
+		for _, k := range kinds {
+			byKind[k] = append(byKind[k], strings.Split(reason[1], "|")...)
+			sharing[k] = kinds
+		}
 	}
-	if len(out) == 0 {
+	if len(byKind) == 0 {
 		t.Fatalf("no posthog_operator_objects{kind=..., reason%s...} in %q", op, expr)
 	}
-	return out
+	return byKind, sharing
 }
 
 // --- helpers ---------------------------------------------------------------------
