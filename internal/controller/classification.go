@@ -189,7 +189,13 @@ func writeMayHaveLanded(err error) bool {
 // referenceFailure classifies err for a RoleExternalReference.
 func referenceFailure(err error) outcome {
 	if connErr, ok := errors.AsType[*connectionError](err); ok {
-		return outcome{reason: iamv1alpha1.ReasonConnectionNotReady, message: connErr.message}
+		// The connection's own reasons are the connection's to show; the
+		// reference says only whether it may use it.
+		reason := iamv1alpha1.ReasonConnectionNotReady
+		if connErr.reason == iamv1alpha1.ReasonConnectionNotAllowed {
+			reason = connErr.reason
+		}
+		return outcome{reason: reason, message: connErr.message}
 	}
 	if blocked, ok := errors.AsType[*moveBlockedError](err); ok {
 		return outcome{reason: iamv1alpha1.ReasonMoveBlocked, message: blocked.message}

@@ -46,7 +46,8 @@ func DefaultClientFactory(cfg posthog.Config) (posthog.API, error) {
 }
 
 // connectionError says why a connection cannot be used. Reason is one of the
-// PostHogConnection Ready reasons; the message never holds the API key.
+// connection Ready reasons (ConnectionNotAllowed on a reference); the
+// message never holds the API key.
 type connectionError struct {
 	reason  string
 	message string
@@ -57,10 +58,62 @@ type connectionError struct {
 
 func (e *connectionError) Error() string { return e.message }
 
-// Connections turns a PostHogConnection into a PostHog client. It reads the
-// API key from the connection's Secret with an uncached reader, so Secret
-// contents are never held in the informer cache, and keeps one client per
-// connection until the connection or its Secret changes (key rotation).
+// connectionKey names a connection of either kind. Namespace is empty for
+// a ClusterPostHogConnection.
+type connectionKey struct {
+	Kind, Namespace, Name string
+}
+
+// connectionOf is the connection ref names.
+func connectionOf(ref *iamv1alpha1.RoleExternalReference) connectionKey {
+	if ref.Spec.ConnectionRef.IsCluster() {
+		return connectionKey{Kind: iamv1alpha1.KindClusterPostHogConnection, Name: ref.Spec.ConnectionRef.Name}
+	}
+	return connectionKey{Kind: iamv1alpha1.KindPostHogConnection, Namespace: ref.Namespace,
+		Name: ref.Spec.ConnectionRef.Name}
+}
+
+// keyOf is conn's key.
+func keyOf(conn iamv1alpha1.Connection) connectionKey {
+	if _, cluster := conn.(*iamv1alpha1.ClusterPostHogConnection); cluster {
+		return connectionKey{Kind: iamv1alpha1.KindClusterPostHogConnection, Name: conn.GetName()}
+	}
+	return connectionKey{Kind: iamv1alpha1.KindPostHogConnection, Namespace: conn.GetNamespace(), Name: conn.GetName()}
+}
+
+func (k connectionKey) cluster() bool { return k.Kind == iamv1alpha1.KindClusterPostHogConnection }
+
+// object is the key to read the connection with.
+func (k connectionKey) object() client.ObjectKey {
+	return client.ObjectKey{Namespace: k.Namespace, Name: k.Name}
+}
+
+// newObject is an empty connection of k's kind.
+func (k connectionKey) newObject() iamv1alpha1.Connection {
+	return newConnection(k.Kind)
+}
+
+// newConnection is an empty connection of kind.
+func newConnection(kind string) iamv1alpha1.Connection {
+	if kind == iamv1alpha1.KindClusterPostHogConnection {
+		return &iamv1alpha1.ClusterPostHogConnection{}
+	}
+	return &iamv1alpha1.PostHogConnection{}
+}
+
+// indexValue is the value of indexReferenceConnection for the references
+// that name k.
+func (k connectionKey) indexValue() string { return k.Kind + "/" + k.Name }
+
+// String names the connection in messages: `PostHogConnection "x"`.
+func (k connectionKey) String() string { return fmt.Sprintf("%s %q", k.Kind, k.Name) }
+
+// Connections turns a connection of either kind into a PostHog client. It
+// reads the API key from the connection's Secret with an uncached reader,
+// so Secret contents are never held in the informer cache, and keeps one
+// client per connection until the connection or its Secret changes (key
+// rotation). A key is read only for a host --allowed-hosts lists, and sent
+// only when it is shaped like a personal API key.
 type Connections struct {
 	// Reader is the manager's cached client; Secrets are cached as metadata only.
 	Reader client.Reader
@@ -73,9 +126,17 @@ type Connections struct {
 	Limiters *posthog.Limiters
 	// RequestTimeout bounds each PostHog request (the client's default when 0).
 	RequestTimeout time.Duration
+	// AllowedHosts are the origins a key may be sent to (--allowed-hosts).
+	AllowedHosts posthog.AllowedHosts
+	// ClusterResourceNamespace holds the Secrets of ClusterPostHogConnections
+	// (--cluster-resource-namespace).
+	ClusterResourceNamespace string
+	// NamespacedDisabled: PostHogConnections are not used
+	// (--namespaced-connections=false), and their Secrets not read.
+	NamespacedDisabled bool
 
 	mu      sync.Mutex
-	clients map[types.NamespacedName]cachedClient
+	clients map[connectionKey]cachedClient
 }
 
 type cachedClient struct {
@@ -88,22 +149,29 @@ type cachedClient struct {
 
 // ForReference returns the client of the connection a RoleExternalReference
 // names. The connection must be Ready for its current generation: a reference
-// never talks to PostHog through a connection whose key was not proven.
+// never talks to PostHog through a connection whose key was not proven. A
+// ClusterPostHogConnection must allow the reference's namespace.
 func (c *Connections) ForReference(
-	ctx context.Context, namespace, name string,
-) (posthog.API, *iamv1alpha1.PostHogConnection, error) {
-	conn := &iamv1alpha1.PostHogConnection{}
-	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, conn); err != nil {
+	ctx context.Context, ref *iamv1alpha1.RoleExternalReference,
+) (posthog.API, iamv1alpha1.Connection, error) {
+	key := connectionOf(ref)
+	conn := key.newObject()
+	if err := c.Reader.Get(ctx, key.object(), conn); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, nil, connectionNotFound(namespace, name)
+			return nil, nil, connectionNotFound(key, ref.Namespace)
 		}
 		return nil, nil, err
 	}
-	ready := meta.FindStatusCondition(conn.Status.Conditions, iamv1alpha1.ConditionReady)
-	if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != conn.Generation {
+	if cluster, ok := conn.(*iamv1alpha1.ClusterPostHogConnection); ok {
+		if err := c.checkNamespaceAllowed(ctx, cluster, ref.Namespace); err != nil {
+			return nil, nil, err
+		}
+	}
+	ready := meta.FindStatusCondition(conn.ConnectionStatus().Conditions, iamv1alpha1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != conn.GetGeneration() {
 		return nil, nil, &connectionError{
 			reason:         iamv1alpha1.ReasonConnectionNotReady,
-			message:        fmt.Sprintf("PostHogConnection %q is not Ready%s", name, describeCondition(ready)),
+			message:        fmt.Sprintf("%s is not Ready%s", key, describeCondition(ready)),
 			recheckPending: ready != nil && ready.Status == metav1.ConditionTrue,
 		}
 	}
@@ -111,15 +179,39 @@ func (c *Connections) ForReference(
 	return api, conn, err
 }
 
+// checkNamespaceAllowed is a ConnectionNotAllowed error unless conn allows
+// namespace.
+func (c *Connections) checkNamespaceAllowed(
+	ctx context.Context, conn *iamv1alpha1.ClusterPostHogConnection, namespace string,
+) error {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := c.Reader.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return err
+	}
+	allowed, err := namespaceAllowed(conn, ns)
+	if err != nil {
+		return &connectionError{reason: iamv1alpha1.ReasonConnectionNotReady, message: fmt.Sprintf(
+			"ClusterPostHogConnection %q is not usable: %v", conn.Name, err)}
+	}
+	if !allowed {
+		return &connectionError{reason: iamv1alpha1.ReasonConnectionNotAllowed, message: fmt.Sprintf(
+			"ClusterPostHogConnection %q does not allow namespace %q: neither its spec.namespaces nor its "+
+				"spec.namespaceSelector matches it. Nothing is sent to PostHog for this object; what it created "+
+				"stays, and deleting it still deletes its reference", conn.Name, namespace)}
+	}
+	return nil
+}
+
 // ForOrganization returns a client for another organization on the host of
-// the connection named name, with its key: where a reference recorded
-// before the connection moved still lives. A personal API key reaches every
+// the connection key, with its key: where a reference recorded before the
+// connection moved still lives. A personal API key reaches every
 // organization its user belongs to.
 func (c *Connections) ForOrganization(
-	ctx context.Context, namespace, name, organizationID string,
+	ctx context.Context, key connectionKey, organizationID string,
 ) (posthog.API, error) {
-	conn := &iamv1alpha1.PostHogConnection{}
-	if err := c.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, conn); err != nil {
+	conn := key.newObject()
+	if err := c.Reader.Get(ctx, key.object(), conn); err != nil {
 		return nil, err
 	}
 	apiKey, err := c.readAPIKey(ctx, conn)
@@ -127,7 +219,7 @@ func (c *Connections) ForOrganization(
 		return nil, err
 	}
 	return c.NewClient(posthog.Config{
-		Host:           conn.Spec.Host,
+		Host:           conn.ConnectionSpec().Host,
 		OrganizationID: organizationID,
 		APIKey:         apiKey,
 		Limiter:        c.limiterFor(apiKey),
@@ -136,64 +228,79 @@ func (c *Connections) ForOrganization(
 }
 
 // connectionNotFound says a reference's connection does not exist.
-func connectionNotFound(namespace, name string) error {
+func connectionNotFound(key connectionKey, namespace string) error {
+	where := fmt.Sprintf(" in namespace %q", namespace)
+	if key.cluster() {
+		where = ""
+	}
 	return &connectionError{
 		reason:  iamv1alpha1.ReasonConnectionNotReady,
-		message: fmt.Sprintf("PostHogConnection %q not found in namespace %q", name, namespace),
+		message: fmt.Sprintf("%s not found%s", key, where),
 	}
 }
 
 // ForDeletion returns the client, host and organization a
 // RoleExternalReference being deleted deletes with. Its connection need not
-// be Ready, nor even exist: when a namespace is deleted, the namespace
-// controller deletes the Secret, the connection and the references in no
-// set order, and then the client this manager last built for the
-// connection, whose key is held in memory only, finishes the deletions. (A
-// manager that restarts meanwhile has no such key: see the README.)
+// be Ready, nor even exist, nor allow the reference's namespace any more
+// (cleaning up is always allowed): when a namespace is deleted, the
+// namespace controller deletes the Secret, the connection and the
+// references in no set order, and then the client this manager last built
+// for the connection, whose key is held in memory only, finishes the
+// deletions. (A manager that restarts meanwhile has no such key: see the
+// README.)
 func (c *Connections) ForDeletion(
-	ctx context.Context, namespace, name string,
+	ctx context.Context, ref *iamv1alpha1.RoleExternalReference,
 ) (api posthog.API, host, organizationID string, err error) {
-	key := types.NamespacedName{Namespace: namespace, Name: name}
-	conn := &iamv1alpha1.PostHogConnection{}
-	if err = c.Reader.Get(ctx, key, conn); err != nil && !apierrors.IsNotFound(err) {
+	key := connectionOf(ref)
+	conn := key.newObject()
+	if err = c.Reader.Get(ctx, key.object(), conn); err != nil && !apierrors.IsNotFound(err) {
 		return nil, "", "", err
 	}
-	if err == nil {
+	found := err == nil
+	if found {
 		if api, err = c.ForConnection(ctx, conn); err == nil {
-			return api, conn.Spec.Host, conn.Spec.OrganizationID, nil
+			return api, conn.ConnectionSpec().Host, conn.ConnectionSpec().OrganizationID, nil
 		}
 	} else {
-		err = connectionNotFound(namespace, name)
+		err = connectionNotFound(key, ref.Namespace)
 	}
-	if last, ok := c.lastClient(key, conn); ok {
+	uid := ""
+	if found {
+		uid = string(conn.GetUID())
+	}
+	if last, ok := c.lastClient(key, uid); ok {
 		return last.api, last.host, last.organizationID, nil
 	}
 	return nil, "", "", err
 }
 
 // lastClient is the client last built for the connection named key: the
-// same connection object (UID) if it still exists, whatever
-// happened to its Secret since, or the last one of that name if it is gone.
-func (c *Connections) lastClient(key types.NamespacedName, conn *iamv1alpha1.PostHogConnection) (cachedClient, bool) {
+// same connection object (uid) if it still exists, whatever happened to its
+// Secret since, or the last one of that name if it is gone (uid empty).
+func (c *Connections) lastClient(key connectionKey, uid string) (cachedClient, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cached, ok := c.clients[key]
 	// The UID alone: setting a deletionTimestamp bumps the generation.
-	if !ok || (conn.UID != "" && !strings.HasPrefix(cached.fingerprint, string(conn.UID)+"/")) {
+	if !ok || (uid != "" && !strings.HasPrefix(cached.fingerprint, uid+"/")) {
 		return cachedClient{}, false
 	}
 	return cached, true
 }
 
 // ForConnection returns a client for conn, reusing the cached one while
-// neither the connection's spec nor its Secret changed.
-func (c *Connections) ForConnection(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (posthog.API, error) {
+// neither the connection's spec nor its Secret changed. Nothing is read
+// for a host that is not allowed, nor for a disabled kind.
+func (c *Connections) ForConnection(ctx context.Context, conn iamv1alpha1.Connection) (posthog.API, error) {
+	if err := c.checkUsable(conn); err != nil {
+		return nil, err
+	}
 	secret, err := c.secretMetadata(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
-	key := client.ObjectKeyFromObject(conn)
-	fingerprint := fmt.Sprintf("%s/%d/%s/%s", conn.UID, conn.Generation, secret.UID, secret.ResourceVersion)
+	key := keyOf(conn)
+	fingerprint := fmt.Sprintf("%s/%d/%s/%s", conn.GetUID(), conn.GetGeneration(), secret.UID, secret.ResourceVersion)
 
 	c.mu.Lock()
 	cached, ok := c.clients[key]
@@ -206,9 +313,10 @@ func (c *Connections) ForConnection(ctx context.Context, conn *iamv1alpha1.PostH
 	if err != nil {
 		return nil, err
 	}
+	spec := conn.ConnectionSpec()
 	api, err := c.NewClient(posthog.Config{
-		Host:           conn.Spec.Host,
-		OrganizationID: conn.Spec.OrganizationID,
+		Host:           spec.Host,
+		OrganizationID: spec.OrganizationID,
 		APIKey:         apiKey,
 		Limiter:        c.limiterFor(apiKey),
 		RequestTimeout: c.RequestTimeout,
@@ -220,11 +328,38 @@ func (c *Connections) ForConnection(ctx context.Context, conn *iamv1alpha1.PostH
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.clients == nil {
-		c.clients = map[types.NamespacedName]cachedClient{}
+		c.clients = map[connectionKey]cachedClient{}
 	}
-	c.clients[key] = cachedClient{fingerprint: fingerprint, api: api, host: conn.Spec.Host,
-		organizationID: conn.Spec.OrganizationID}
+	c.clients[key] = cachedClient{fingerprint: fingerprint, api: api, host: spec.Host,
+		organizationID: spec.OrganizationID}
 	return api, nil
+}
+
+// checkUsable refuses, before its Secret is read, a connection this
+// manager does not use: a namespaced one when those are disabled, one
+// whose host --allowed-hosts does not list.
+func (c *Connections) checkUsable(conn iamv1alpha1.Connection) error {
+	key := keyOf(conn)
+	if c.NamespacedDisabled && !key.cluster() {
+		return &connectionError{reason: iamv1alpha1.ReasonDisabled, message: "PostHogConnections are disabled in " +
+			"this installation (--namespaced-connections=false, the chart's namespacedConnections: false): use a " +
+			"ClusterPostHogConnection your platform team allows this namespace to use. Its Secret is not read"}
+	}
+	if host := conn.ConnectionSpec().Host; !c.AllowedHosts.Allows(host) {
+		return &connectionError{reason: iamv1alpha1.ReasonHostNotAllowed, message: fmt.Sprintf(
+			"host %q is not one of the origins the operator may send an API key to (%s); whoever installs the "+
+				"operator adds a self-hosted PostHog with the manager's --allowed-hosts flag (the chart's "+
+				"allowedHosts value). The Secret was not read and nothing was sent", host, c.allowedList())}
+	}
+	return nil
+}
+
+// allowedList is --allowed-hosts as a person reads it.
+func (c *Connections) allowedList() string {
+	if list := c.AllowedHosts.String(); list != "" {
+		return "--allowed-hosts=" + list
+	}
+	return "--allowed-hosts is empty"
 }
 
 // limiterFor returns the limiter that every client of apiKey shares.
@@ -238,57 +373,86 @@ func (c *Connections) limiterFor(apiKey string) *posthog.Limiter {
 }
 
 // Forget drops the cached client of a deleted connection.
-func (c *Connections) Forget(key types.NamespacedName) {
+func (c *Connections) Forget(key connectionKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.clients, key)
 }
 
+// secretNamespace is where conn's Secret lives: the connection's own
+// namespace, or the cluster resource namespace for a cluster connection.
+func (c *Connections) secretNamespace(conn iamv1alpha1.Connection) string {
+	if keyOf(conn).cluster() {
+		return c.ClusterResourceNamespace
+	}
+	return conn.GetNamespace()
+}
+
 // secretMetadata reads the Secret's metadata from the cache: enough to notice
 // a rotation without holding its contents.
 func (c *Connections) secretMetadata(
-	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
+	ctx context.Context, conn iamv1alpha1.Connection,
 ) (*metav1.PartialObjectMetadata, error) {
+	if err := c.checkSecretNamespace(conn); err != nil {
+		return nil, err
+	}
 	secret := &metav1.PartialObjectMetadata{}
 	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	name := types.NamespacedName{Namespace: conn.Namespace, Name: conn.Spec.APIKeySecretRef.Name}
+	name := types.NamespacedName{Namespace: c.secretNamespace(conn), Name: conn.ConnectionSpec().APIKeySecretRef.Name}
 	if err := c.Reader.Get(ctx, name, secret); err != nil {
-		return nil, secretError(err, conn)
+		return nil, c.secretError(err, conn)
 	}
 	return secret, nil
+}
+
+// checkSecretNamespace says so when a cluster connection's Secret has no
+// namespace to live in: a manager run outside a cluster without
+// --cluster-resource-namespace.
+func (c *Connections) checkSecretNamespace(conn iamv1alpha1.Connection) error {
+	if c.secretNamespace(conn) != "" {
+		return nil
+	}
+	return &connectionError{reason: iamv1alpha1.ReasonSecretNotFound, message: "the manager has no cluster " +
+		"resource namespace to read ClusterPostHogConnection Secrets from: it runs outside a cluster; start it " +
+		"with --cluster-resource-namespace"}
 }
 
 // readAPIKey reads conn's API key from its Secret with the uncached reader,
 // logging nothing: the rule internal/apikey keeps for the manager and the
 // kubectl plugin alike.
-func (c *Connections) readAPIKey(ctx context.Context, conn *iamv1alpha1.PostHogConnection) (string, error) {
-	apiKey, err := apikey.Read(ctx, c.APIReader, conn.Namespace, conn.Spec.APIKeySecretRef)
+func (c *Connections) readAPIKey(ctx context.Context, conn iamv1alpha1.Connection) (string, error) {
+	if err := c.checkUsable(conn); err != nil {
+		return "", err
+	}
+	if err := c.checkSecretNamespace(conn); err != nil {
+		return "", err
+	}
+	apiKey, err := apikey.Read(ctx, c.APIReader, c.secretNamespace(conn), conn.ConnectionSpec().APIKeySecretRef)
 	if err != nil {
-		return "", secretError(err, conn)
+		return "", c.secretError(err, conn)
 	}
 	return apiKey, nil
 }
 
 // secretError is a connectionError SecretNotFound when conn's Secret, or the
-// API key in it, is missing (internal/apikey's message); other errors as
-// they are.
-func secretError(err error, conn *iamv1alpha1.PostHogConnection) error {
+// API key in it, is missing, APIKeyMalformed when the value is not a key
+// (internal/apikey's messages); other errors as they are.
+func (c *Connections) secretError(err error, conn iamv1alpha1.Connection) error {
 	var notFound *apikey.NotFoundError
 	var missing *apikey.MissingKeyError
+	var malformed *apikey.MalformedKeyError
 	switch {
+	case errors.As(err, &malformed):
+		return &connectionError{reason: iamv1alpha1.ReasonAPIKeyMalformed, message: err.Error()}
 	case errors.As(err, &notFound), errors.As(err, &missing):
 	case apierrors.IsNotFound(err): // the Secret's metadata, from the cache
-		err = &apikey.NotFoundError{Namespace: conn.Namespace, Secret: conn.Spec.APIKeySecretRef.Name,
-			Key: secretKeyOf(conn), Err: err}
+		ref := conn.ConnectionSpec().APIKeySecretRef
+		err = &apikey.NotFoundError{Namespace: c.secretNamespace(conn), Secret: ref.Name,
+			Key: apikey.DataKey(ref.Key), Err: err}
 	default:
 		return err
 	}
 	return &connectionError{reason: iamv1alpha1.ReasonSecretNotFound, message: err.Error()}
-}
-
-// secretKeyOf is the key of conn's Secret that holds the API key.
-func secretKeyOf(conn *iamv1alpha1.PostHogConnection) string {
-	return apikey.DataKey(conn.Spec.APIKeySecretRef.Key)
 }
 
 func describeCondition(c *metav1.Condition) string {

@@ -89,8 +89,7 @@ func (s *referenceSync) checkNotPausedForDeletion(ctx context.Context) error {
 // connection need not be Ready, and its last key serves if its Secret is
 // gone (see Connections.ForDeletion).
 func (s *referenceSync) connectForDeletion(ctx context.Context) error {
-	api, host, organizationID, err := s.reconciler.Connections.ForDeletion(ctx, s.ref.Namespace,
-		s.ref.Spec.ConnectionRef.Name)
+	api, host, organizationID, err := s.reconciler.Connections.ForDeletion(ctx, s.ref)
 	if err != nil {
 		return err
 	}

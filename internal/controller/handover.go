@@ -23,7 +23,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -96,12 +95,13 @@ func (s *referenceSync) waitingTwins(ctx context.Context) ([]twin, error) {
 		if t.Status.ID != "" || !t.DeletionTimestamp.IsZero() {
 			continue
 		}
-		conn := &iamv1alpha1.PostHogConnection{}
-		key := types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.ConnectionRef.Name}
-		if err := s.reconciler.Get(ctx, key, conn); err != nil {
+		key := connectionOf(&t)
+		conn := key.newObject()
+		if err := s.reconciler.Get(ctx, key.object(), conn); err != nil {
 			continue // no connection: it waits for one, not for this reference
 		}
-		if !s.recordedLocation().is(location{host: conn.Spec.Host, organizationID: conn.Spec.OrganizationID}) {
+		spec := conn.ConnectionSpec()
+		if !s.recordedLocation().is(location{host: spec.Host, organizationID: spec.OrganizationID}) {
 			continue
 		}
 		wants := desiredReference(&t)

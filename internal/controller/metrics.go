@@ -35,7 +35,7 @@ import (
 // The kind label values of posthog_operator_objects.
 const (
 	kindRoleExternalReference = "RoleExternalReference"
-	kindPostHogConnection     = "PostHogConnection"
+	kindPostHogConnection     = iamv1alpha1.KindPostHogConnection
 )
 
 // objectsListTimeout bounds one scrape's listing, which waits for the cache
@@ -44,7 +44,8 @@ const objectsListTimeout = 10 * time.Second
 
 var objectsDesc = prometheus.NewDesc(
 	"posthog_operator_objects",
-	"PostHogConnections and RoleExternalReferences by kind, namespace and the status "+
+	"PostHogConnections, ClusterPostHogConnections (namespace \"\") and RoleExternalReferences by kind, "+
+		"namespace and the status "+
 		"(\"Unknown\" when there is none yet) and reason of their Ready condition. "+
 		"Reported by the leader only.",
 	[]string{"kind", "namespace", "ready", "reason"}, nil,
@@ -53,7 +54,8 @@ var objectsDesc = prometheus.NewDesc(
 var unmanagedDesc = prometheus.NewDesc(
 	"posthog_operator_unmanaged_references",
 	"Role external references PostHog holds in a connection's organization that no "+
-		"RoleExternalReference records, as of the connection's last check. Reported by the leader only.",
+		"RoleExternalReference records, as of the connection's last check (namespace \"\" for a "+
+		"ClusterPostHogConnection). Reported by the leader only.",
 	[]string{"namespace", "connection"}, nil,
 )
 
@@ -133,17 +135,28 @@ func (c *objectsCollector) Collect(ch chan<- prometheus.Metric) {
 			count(kindRoleExternalReference, refs.Items[i].Namespace, refs.Items[i].Status.Conditions)
 		}
 	}
+	countConnection := func(kind string, conn iamv1alpha1.Connection) {
+		status := conn.ConnectionStatus()
+		count(kind, conn.GetNamespace(), status.Conditions)
+		if status.References != nil {
+			ch <- prometheus.MustNewConstMetric(unmanagedDesc, prometheus.GaugeValue,
+				float64(status.References.Unmanaged), conn.GetNamespace(), conn.GetName())
+		}
+	}
 	var conns iamv1alpha1.PostHogConnectionList
 	if err := src.reader.List(ctx, &conns, noCopy); err != nil {
 		logObjectsError(kindPostHogConnection, err)
 	} else {
 		for i := range conns.Items {
-			conn := &conns.Items[i]
-			count(kindPostHogConnection, conn.Namespace, conn.Status.Conditions)
-			if conn.Status.References != nil {
-				ch <- prometheus.MustNewConstMetric(unmanagedDesc, prometheus.GaugeValue,
-					float64(conn.Status.References.Unmanaged), conn.Namespace, conn.Name)
-			}
+			countConnection(kindPostHogConnection, &conns.Items[i])
+		}
+	}
+	var clusterConns iamv1alpha1.ClusterPostHogConnectionList
+	if err := src.reader.List(ctx, &clusterConns, noCopy); err != nil {
+		logObjectsError(iamv1alpha1.KindClusterPostHogConnection, err)
+	} else {
+		for i := range clusterConns.Items {
+			countConnection(iamv1alpha1.KindClusterPostHogConnection, &clusterConns.Items[i])
 		}
 	}
 	for key, n := range counts {

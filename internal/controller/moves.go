@@ -121,8 +121,7 @@ func (s *referenceSync) apiAt(ctx context.Context, id string, loc location) (pos
 	if !loc.sameHost(s.here) {
 		return nil, moveBlocked(id, loc, "the connection now points at another host, with another key")
 	}
-	api, err := s.reconciler.Connections.ForOrganization(ctx, s.ref.Namespace, s.ref.Spec.ConnectionRef.Name,
-		loc.organizationID)
+	api, err := s.reconciler.Connections.ForOrganization(ctx, connectionOf(s.ref), loc.organizationID)
 	if err != nil {
 		return nil, moveBlocked(id, loc, err.Error())
 	}

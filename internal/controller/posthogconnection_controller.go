@@ -23,7 +23,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -37,10 +36,15 @@ import (
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
-// PostHogConnectionReconciler proves each connection usable: its Secret
-// exists and PostHog accepts a read with its key for its organization.
+// PostHogConnectionReconciler proves each connection of one kind usable: its
+// Secret exists and PostHog accepts a read with its key for its
+// organization. Both kinds share it: Kind says which it reconciles
+// (PostHogConnection when empty; see clusterposthogconnection_controller.go
+// for what only the cluster kind has).
 type PostHogConnectionReconciler struct {
 	client.Client
+	// Kind is PostHogConnection or ClusterPostHogConnection.
+	Kind string
 	// APIReader reads what the cache does not hold (the namespace).
 	APIReader   client.Reader
 	Connections *Connections
@@ -59,7 +63,7 @@ const ConnectionFinalizer = "iam.posthog-operator.io/in-use"
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections/finalizers,verbs=update
-// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
@@ -73,33 +77,35 @@ const ConnectionFinalizer = "iam.posthog-operator.io/in-use"
 // Reconcile checks one connection and records the verdict in its Ready
 // condition: observe (read PostHog with the key), record.
 func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	conn := &iamv1alpha1.PostHogConnection{}
+	key := connectionKey{Kind: r.kind(), Namespace: req.Namespace, Name: req.Name}
+	conn := key.newObject()
 	if err := r.Get(ctx, req.NamespacedName, conn); err != nil {
 		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, r.forgetWhenUnused(ctx, req.NamespacedName)
+			return ctrl.Result{}, r.forgetWhenUnused(ctx, key)
 		}
 		return ctrl.Result{}, err
 	}
-	if !conn.DeletionTimestamp.IsZero() {
+	if !conn.GetDeletionTimestamp().IsZero() {
 		return r.removeFinalizerWhenUnused(ctx, conn)
 	}
 	if !controllerutil.ContainsFinalizer(conn, ConnectionFinalizer) {
-		base := conn.DeepCopy()
+		base := conn.DeepCopyObject().(iamv1alpha1.Connection)
 		controllerutil.AddFinalizer(conn, ConnectionFinalizer)
 		if err := r.Patch(ctx, conn, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
-	lastWritten := conn.DeepCopy()
+	lastWritten := conn.DeepCopyObject().(iamv1alpha1.Connection)
 
 	o := r.check(ctx, conn)
+	status := conn.ConnectionStatus()
 	if !o.paused {
-		conn.Status.LastHandledReconcileAt = reconcileRequest(conn)
+		status.LastHandledReconcileAt = reconcileRequest(conn)
 	}
 	r.announce(conn, o)
 
-	setConditions(conn, &conn.Status.Conditions, o)
-	conn.Status.ObservedGeneration = conn.Generation
+	setConditions(conn, &status.Conditions, o)
+	status.ObservedGeneration = conn.GetGeneration()
 	if _, err := writeStatus(ctx, r.Client, lastWritten, conn); err != nil && o.err == nil {
 		return ctrl.Result{}, err
 	}
@@ -108,9 +114,9 @@ func (r *PostHogConnectionReconciler) Reconcile(ctx context.Context, req ctrl.Re
 
 // announce records an event when the connection enters a state other than
 // Ready, once per change of reason: Warning when a person must act.
-func (r *PostHogConnectionReconciler) announce(conn *iamv1alpha1.PostHogConnection, o outcome) {
+func (r *PostHogConnectionReconciler) announce(conn iamv1alpha1.Connection, o outcome) {
 	if r.Recorder == nil || o.ready || o.reason == "" ||
-		conditionReason(conn.Status.Conditions, iamv1alpha1.ConditionSynced) == o.reason {
+		conditionReason(conn.ConnectionStatus().Conditions, iamv1alpha1.ConditionSynced) == o.reason {
 		return
 	}
 	r.Recorder.Eventf(conn, nil, eventTypeFor(o.reason), o.reason, "Check", "%s", o.message)
@@ -124,19 +130,23 @@ func (r *PostHogConnectionReconciler) announce(conn *iamv1alpha1.PostHogConnecti
 // costs no more than the one walk per organization per resync period the
 // inventory makes anyway. Every check is fresh, so a reconcile-requested-at
 // annotation needs nothing more than to be handled.
-func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alpha1.PostHogConnection) outcome {
+func (r *PostHogConnectionReconciler) check(ctx context.Context, conn iamv1alpha1.Connection) outcome {
 	if isPaused(conn) {
 		return outcome{paused: true, reason: iamv1alpha1.ReasonPaused,
 			message: "Paused by the " + iamv1alpha1.AnnotationPaused + " annotation; nothing is sent to PostHog, " +
 				"for this connection nor for the references using it"}
 	}
+	if err := checkAllowedNamespaces(conn); err != nil {
+		return connectionFailure(err)
+	}
 	api, err := r.Connections.ForConnection(ctx, conn)
 	if err != nil {
 		return connectionFailure(err)
 	}
+	spec, status := conn.ConnectionSpec(), conn.ConnectionStatus()
 	// A reconcile request asks for fresh data: the counts too.
-	fresh := reconcileRequest(conn) != "" && reconcileRequest(conn) != conn.Status.LastHandledReconcileAt
-	refs, walked, err := r.Lister.References(ctx, conn.Spec.Host, conn.Spec.OrganizationID, api, fresh)
+	fresh := reconcileRequest(conn) != "" && reconcileRequest(conn) != status.LastHandledReconcileAt
+	refs, walked, err := r.Lister.References(ctx, spec.Host, spec.OrganizationID, api, fresh)
 	if err == nil && !walked {
 		_, err = api.List(ctx, posthog.ListOptions{Limit: 1})
 	}
@@ -147,13 +157,13 @@ func (r *PostHogConnectionReconciler) check(ctx context.Context, conn *iamv1alph
 	if err != nil {
 		return kubernetesFailure(err)
 	}
-	conn.Status.References = counts
+	status.References = counts
 	refused, err := r.refusedWrites(ctx, conn)
 	if err != nil {
 		return kubernetesFailure(err)
 	}
 	setWritesRefused(conn, refused)
-	return readyOutcome("PostHog accepted the API key for organization " + conn.Spec.OrganizationID)
+	return readyOutcome("PostHog accepted the API key for organization " + spec.OrganizationID)
 }
 
 // countReferences says how many of refs a RoleExternalReference records.
@@ -185,16 +195,21 @@ func (r *PostHogConnectionReconciler) countReferences(
 // refusedWrites names the references using conn whose writes PostHog
 // refuses for the key's rights: the connection reads, but cannot write.
 func (r *PostHogConnectionReconciler) refusedWrites(
-	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
+	ctx context.Context, conn iamv1alpha1.Connection,
 ) ([]string, error) {
-	refs, err := referencesUsing(ctx, r, client.ObjectKeyFromObject(conn))
+	key := keyOf(conn)
+	refs, err := referencesUsing(ctx, r, key)
 	if err != nil {
 		return nil, err
 	}
 	var names []string
 	for i := range refs {
 		if writesRefused(&refs[i]) {
-			names = append(names, refs[i].Name)
+			name := refs[i].Name
+			if key.cluster() {
+				name = refs[i].Namespace + "/" + name
+			}
+			names = append(names, name)
 		}
 	}
 	return names, nil
@@ -234,7 +249,7 @@ const connectionReleaseWait = 5 * time.Second
 // order), none left at all. A connection deleted while its references live
 // on is released at once, so one of the same name can replace it.
 func (r *PostHogConnectionReconciler) removeFinalizerWhenUnused(
-	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
+	ctx context.Context, conn iamv1alpha1.Connection,
 ) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(conn, ConnectionFinalizer) {
 		return ctrl.Result{}, nil
@@ -243,7 +258,7 @@ func (r *PostHogConnectionReconciler) removeFinalizerWhenUnused(
 	if err != nil || needed {
 		return ctrl.Result{RequeueAfter: connectionReleaseWait}, err
 	}
-	base := conn.DeepCopy()
+	base := conn.DeepCopyObject().(iamv1alpha1.Connection)
 	controllerutil.RemoveFinalizer(conn, ConnectionFinalizer)
 	if err := r.Patch(ctx, conn, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -254,7 +269,7 @@ func (r *PostHogConnectionReconciler) removeFinalizerWhenUnused(
 // forgetWhenUnused drops the client of a deleted connection, and the key it
 // holds in memory, once no reference names the connection any more: until
 // then it may finish their deletions.
-func (r *PostHogConnectionReconciler) forgetWhenUnused(ctx context.Context, key types.NamespacedName) error {
+func (r *PostHogConnectionReconciler) forgetWhenUnused(ctx context.Context, key connectionKey) error {
 	refs, err := referencesUsing(ctx, r, key)
 	if err != nil {
 		return err
@@ -268,9 +283,10 @@ func (r *PostHogConnectionReconciler) forgetWhenUnused(ctx context.Context, key 
 // stillNeeded reports whether a reference using conn may still need it to
 // delete its PostHog reference.
 func (r *PostHogConnectionReconciler) stillNeeded(
-	ctx context.Context, conn *iamv1alpha1.PostHogConnection,
+	ctx context.Context, conn iamv1alpha1.Connection,
 ) (bool, error) {
-	refs, err := referencesUsing(ctx, r, client.ObjectKeyFromObject(conn))
+	key := keyOf(conn)
+	refs, err := referencesUsing(ctx, r, key)
 	if err != nil {
 		return false, err
 	}
@@ -282,8 +298,11 @@ func (r *PostHogConnectionReconciler) stillNeeded(
 			return true, nil
 		}
 	}
+	if key.cluster() {
+		return false, nil // no namespace of its own to be torn down with it
+	}
 	ns := &corev1.Namespace{}
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: conn.Namespace}, ns); err != nil {
+	if err := r.APIReader.Get(ctx, client.ObjectKey{Name: conn.GetNamespace()}, ns); err != nil {
 		if apierrors.IsForbidden(err) {
 			// Installed with namespaced Roles (--watch-namespaces), which cannot
 			// grant a read of a namespace: release. References deleted later
@@ -301,12 +320,20 @@ func (r *PostHogConnectionReconciler) stillNeeded(
 // registered by SetupControllers.
 func (r *PostHogConnectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&iamv1alpha1.PostHogConnection{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
+		For(newConnection(r.kind()), builder.WithPredicates(ignoreStatusOnlyUpdates())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.connectionsUsing), builder.OnlyMetadata).
 		Watches(&iamv1alpha1.RoleExternalReference{}, handler.EnqueueRequestsFromMapFunc(r.connectionToRecheck)).
 		WithOptions(controller.Options{RateLimiter: retryBackoff()}).
-		Named("posthogconnection").
+		Named(strings.ToLower(r.kind())).
 		Complete(r)
+}
+
+// kind is the connection kind r reconciles.
+func (r *PostHogConnectionReconciler) kind() string {
+	if r.Kind == "" {
+		return iamv1alpha1.KindPostHogConnection
+	}
+	return r.Kind
 }
 
 // connectionToRecheck maps a reference to its connection when the
@@ -316,24 +343,57 @@ func (r *PostHogConnectionReconciler) SetupWithManager(mgr ctrl.Manager) error {
 // connection names them). An update maps both the old and the new object.
 func (r *PostHogConnectionReconciler) connectionToRecheck(ctx context.Context, obj client.Object) []reconcile.Request {
 	ref := obj.(*iamv1alpha1.RoleExternalReference)
-	key := client.ObjectKey{Namespace: ref.Namespace, Name: ref.Spec.ConnectionRef.Name}
-	if writesRefused(ref) {
-		return []reconcile.Request{{NamespacedName: key}}
-	}
-	conn := &iamv1alpha1.PostHogConnection{}
-	err := r.Get(ctx, key, conn)
-	if err == nil && conn.DeletionTimestamp.IsZero() || err != nil && !apierrors.IsNotFound(err) {
+	key := connectionOf(ref)
+	if key.Kind != r.kind() {
 		return nil
 	}
-	return []reconcile.Request{{NamespacedName: key}}
+	if writesRefused(ref) {
+		return []reconcile.Request{{NamespacedName: key.object()}}
+	}
+	conn := key.newObject()
+	err := r.Get(ctx, key.object(), conn)
+	if err == nil && conn.GetDeletionTimestamp().IsZero() || err != nil && !apierrors.IsNotFound(err) {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: key.object()}}
 }
 
-// connectionsUsing maps a Secret to the connections that read it.
+// connectionsUsing maps a Secret to the connections of r's kind that read it.
 func (r *PostHogConnectionReconciler) connectionsUsing(ctx context.Context, secret client.Object) []reconcile.Request {
-	var conns iamv1alpha1.PostHogConnectionList
-	if err := r.List(ctx, &conns, client.InNamespace(secret.GetNamespace()),
-		client.MatchingFields{indexConnectionSecret: secret.GetName()}); err != nil {
+	conns, err := connectionsReading(ctx, r, r.Connections, r.kind(), secret)
+	if err != nil {
 		return nil
 	}
-	return requestsFor(conns.Items)
+	requests := make([]reconcile.Request, 0, len(conns))
+	for _, conn := range conns {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(conn)})
+	}
+	return requests
+}
+
+// connectionsReading lists, from the cache, the connections of kind that
+// read their API key from secret.
+func connectionsReading(
+	ctx context.Context, reader client.Reader, connections *Connections, kind string, secret client.Object,
+) ([]iamv1alpha1.Connection, error) {
+	byName := client.MatchingFields{indexConnectionSecret: secret.GetName()}
+	if kind != iamv1alpha1.KindClusterPostHogConnection {
+		var list iamv1alpha1.PostHogConnectionList
+		err := reader.List(ctx, &list, client.InNamespace(secret.GetNamespace()), byName)
+		conns := make([]iamv1alpha1.Connection, 0, len(list.Items))
+		for i := range list.Items {
+			conns = append(conns, &list.Items[i])
+		}
+		return conns, err
+	}
+	if secret.GetNamespace() != connections.ClusterResourceNamespace {
+		return nil, nil
+	}
+	var list iamv1alpha1.ClusterPostHogConnectionList
+	err := reader.List(ctx, &list, byName)
+	conns := make([]iamv1alpha1.Connection, 0, len(list.Items))
+	for i := range list.Items {
+		conns = append(conns, &list.Items[i])
+	}
+	return conns, err
 }

@@ -143,14 +143,13 @@ func (s *referenceSync) checkNotPaused(ctx context.Context) error {
 	if isPaused(s.ref) {
 		return &pausedError{by: "this object's " + iamv1alpha1.AnnotationPaused + " annotation"}
 	}
-	conn := &iamv1alpha1.PostHogConnection{}
-	key := client.ObjectKey{Namespace: s.ref.Namespace, Name: s.ref.Spec.ConnectionRef.Name}
-	if err := s.reconciler.Get(ctx, key, conn); err != nil {
+	key := connectionOf(s.ref)
+	conn := key.newObject()
+	if err := s.reconciler.Get(ctx, key.object(), conn); err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	if isPaused(conn) {
-		return &pausedError{by: fmt.Sprintf("the %s annotation of PostHogConnection %q",
-			iamv1alpha1.AnnotationPaused, conn.Name)}
+		return &pausedError{by: fmt.Sprintf("the %s annotation of %s", iamv1alpha1.AnnotationPaused, key)}
 	}
 	return nil
 }
@@ -160,11 +159,12 @@ func (s *referenceSync) checkNotPaused(ctx context.Context) error {
 // with a lookup of this one object, whatever the observer, so the answer
 // is fresh without walking the whole list.
 func (s *referenceSync) connect(ctx context.Context) error {
-	api, conn, err := s.reconciler.Connections.ForReference(ctx, s.ref.Namespace, s.ref.Spec.ConnectionRef.Name)
+	api, conn, err := s.reconciler.Connections.ForReference(ctx, s.ref)
 	if err != nil {
 		return err
 	}
-	s.use(api, location{host: conn.Spec.Host, organizationID: conn.Spec.OrganizationID})
+	spec := conn.ConnectionSpec()
+	s.use(api, location{host: spec.Host, organizationID: spec.OrganizationID})
 	if s.freshLookRequested() {
 		s.ext = freshObservation{External: s.ext, lookup: lookupExternal{api: api}}
 	}
@@ -604,6 +604,10 @@ func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager) err
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.RoleExternalReference{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
 		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.requestsForReferencesUsing)).
+		Watches(&iamv1alpha1.ClusterPostHogConnection{},
+			handler.EnqueueRequestsFromMapFunc(r.requestsForReferencesUsing)).
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.referencesInNamespace),
+			builder.WithPredicates(labelChanges())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.refusedReferencesUsingSecret),
 			builder.OnlyMetadata).
 		Watches(&iamv1alpha1.RoleExternalReference{}, r.wakeTwins()).
@@ -622,20 +626,21 @@ func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager) err
 func (r *RoleExternalReferenceReconciler) refusedReferencesUsingSecret(
 	ctx context.Context, secret client.Object,
 ) []reconcile.Request {
-	var conns iamv1alpha1.PostHogConnectionList
-	if err := r.List(ctx, &conns, client.InNamespace(secret.GetNamespace()),
-		client.MatchingFields{indexConnectionSecret: secret.GetName()}); err != nil {
-		return nil
-	}
 	var refused []iamv1alpha1.RoleExternalReference
-	for i := range conns.Items {
-		refs, err := referencesUsing(ctx, r, client.ObjectKeyFromObject(&conns.Items[i]))
+	for _, kind := range []string{iamv1alpha1.KindPostHogConnection, iamv1alpha1.KindClusterPostHogConnection} {
+		conns, err := connectionsReading(ctx, r, r.Connections, kind, secret)
 		if err != nil {
 			return nil
 		}
-		for j := range refs {
-			if writesRefused(&refs[j]) {
-				refused = append(refused, refs[j])
+		for _, conn := range conns {
+			refs, err := referencesUsing(ctx, r, keyOf(conn))
+			if err != nil {
+				return nil
+			}
+			for j := range refs {
+				if writesRefused(&refs[j]) {
+					refused = append(refused, refs[j])
+				}
 			}
 		}
 	}
@@ -646,7 +651,7 @@ func (r *RoleExternalReferenceReconciler) refusedReferencesUsingSecret(
 func (r *RoleExternalReferenceReconciler) requestsForReferencesUsing(
 	ctx context.Context, conn client.Object,
 ) []reconcile.Request {
-	refs, err := referencesUsing(ctx, r, client.ObjectKeyFromObject(conn))
+	refs, err := referencesUsing(ctx, r, keyOf(conn.(iamv1alpha1.Connection)))
 	if err != nil {
 		return nil
 	}

@@ -17,6 +17,7 @@ limitations under the License.
 package controller
 
 import (
+	"cmp"
 	"context"
 
 	"fmt"
@@ -51,10 +52,11 @@ func resyncOrDefault(period time.Duration) time.Duration {
 }
 
 // Field indexes that let a change to a Secret or a connection find what
-// depends on it without listing a whole namespace.
+// depends on it without listing a whole namespace. A reference is indexed
+// by its connection's kind and name (connectionKey.indexValue).
 const (
 	indexConnectionSecret    = "spec.apiKeySecretRef.name"
-	indexReferenceConnection = "spec.connectionRef.name"
+	indexReferenceConnection = "spec.connectionRef"
 )
 
 // Config wires both controllers into a manager. The same function serves
@@ -78,6 +80,15 @@ type Config struct {
 	// Clock tells the age of the inventory's and the roles' copies and of
 	// refused writes (the real clock when nil).
 	Clock clock.PassiveClock
+	// AllowedHosts lists the origins an API key may be sent to
+	// (--allowed-hosts; posthog.DefaultAllowedHosts when empty, "*" for any).
+	AllowedHosts string
+	// ClusterResourceNamespace holds the Secrets of ClusterPostHogConnections
+	// (--cluster-resource-namespace).
+	ClusterResourceNamespace string
+	// NamespacedConnectionsDisabled: PostHogConnections are not used
+	// (--namespaced-connections=false).
+	NamespacedConnectionsDisabled bool
 }
 
 // SetupControllers registers the PostHogConnection and RoleExternalReference
@@ -102,23 +113,33 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	if err := registerObjectsCollector(cfg.Metrics, mgr.GetClient(), mgr.Elected()); err != nil {
 		return err
 	}
+	allowedHosts, err := posthog.ParseAllowedHosts(cmp.Or(cfg.AllowedHosts, posthog.DefaultAllowedHosts))
+	if err != nil {
+		return fmt.Errorf("--allowed-hosts: %w", err)
+	}
 	recorder := mgr.GetEventRecorder("posthog-operator")
 	connections := &Connections{
-		Reader:         mgr.GetClient(),
-		APIReader:      mgr.GetAPIReader(),
-		NewClient:      cfg.NewClient,
-		Limiters:       cfg.Limiters,
-		RequestTimeout: cfg.RequestTimeout,
+		Reader:                   mgr.GetClient(),
+		APIReader:                mgr.GetAPIReader(),
+		NewClient:                cfg.NewClient,
+		Limiters:                 cfg.Limiters,
+		RequestTimeout:           cfg.RequestTimeout,
+		AllowedHosts:             allowedHosts,
+		ClusterResourceNamespace: cfg.ClusterResourceNamespace,
+		NamespacedDisabled:       cfg.NamespacedConnectionsDisabled,
 	}
-	if err := (&PostHogConnectionReconciler{
-		Client:       mgr.GetClient(),
-		APIReader:    mgr.GetAPIReader(),
-		Connections:  connections,
-		Lister:       lister,
-		ResyncPeriod: cfg.ResyncPeriod,
-		Recorder:     recorder,
-	}).SetupWithManager(mgr); err != nil {
-		return err
+	for _, kind := range []string{iamv1alpha1.KindPostHogConnection, iamv1alpha1.KindClusterPostHogConnection} {
+		if err := (&PostHogConnectionReconciler{
+			Kind:         kind,
+			Client:       mgr.GetClient(),
+			APIReader:    mgr.GetAPIReader(),
+			Connections:  connections,
+			Lister:       lister,
+			ResyncPeriod: cfg.ResyncPeriod,
+			Recorder:     recorder,
+		}).SetupWithManager(mgr); err != nil {
+			return err
+		}
 	}
 	return (&RoleExternalReferenceReconciler{
 		Roles:                   &RoleDirectory{RefreshPeriod: resyncOrDefault(cfg.ResyncPeriod), Clock: cfg.Clock},
@@ -140,11 +161,10 @@ func registerIndexes(mgr ctrl.Manager) error {
 		field   string
 		extract client.IndexerFunc
 	}{
-		{&iamv1alpha1.PostHogConnection{}, indexConnectionSecret, func(o client.Object) []string {
-			return []string{o.(*iamv1alpha1.PostHogConnection).Spec.APIKeySecretRef.Name}
-		}},
+		{&iamv1alpha1.PostHogConnection{}, indexConnectionSecret, secretNameOf},
+		{&iamv1alpha1.ClusterPostHogConnection{}, indexConnectionSecret, secretNameOf},
 		{&iamv1alpha1.RoleExternalReference{}, indexReferenceConnection, func(o client.Object) []string {
-			return []string{o.(*iamv1alpha1.RoleExternalReference).Spec.ConnectionRef.Name}
+			return []string{connectionOf(o.(*iamv1alpha1.RoleExternalReference)).indexValue()}
 		}},
 		{&iamv1alpha1.RoleExternalReference{}, indexReferenceID, recordedIDOf},
 		{&iamv1alpha1.RoleExternalReference{}, indexReferenceKeys, providerKeysOf},
@@ -155,6 +175,11 @@ func registerIndexes(mgr ctrl.Manager) error {
 		}
 	}
 	return nil
+}
+
+// secretNameOf is the name of a connection's API-key Secret.
+func secretNameOf(o client.Object) []string {
+	return []string{o.(iamv1alpha1.Connection).ConnectionSpec().APIKeySecretRef.Name}
 }
 
 // observer is how PostHog is observed (--observe): per object, and per
@@ -189,13 +214,13 @@ func retryBackoff() workqueue.TypedRateLimiter[reconcile.Request] {
 }
 
 // referencesUsing lists, from the cache, the references that name the
-// connection conn.
+// connection conn: in its namespace, or in any for a cluster connection.
 func referencesUsing(
-	ctx context.Context, reader client.Reader, conn client.ObjectKey,
+	ctx context.Context, reader client.Reader, conn connectionKey,
 ) ([]iamv1alpha1.RoleExternalReference, error) {
 	var refs iamv1alpha1.RoleExternalReferenceList
 	err := reader.List(ctx, &refs, client.InNamespace(conn.Namespace),
-		client.MatchingFields{indexReferenceConnection: conn.Name})
+		client.MatchingFields{indexReferenceConnection: conn.indexValue()})
 	return refs.Items, err
 }
 

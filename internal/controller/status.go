@@ -85,6 +85,10 @@ var stallingReasons = map[string]bool{
 	iamv1alpha1.ReasonOrganizationNotFound: true,
 	iamv1alpha1.ReasonMoveBlocked:          true,
 	iamv1alpha1.ReasonRoleNotFound:         true,
+	iamv1alpha1.ReasonConnectionNotAllowed: true,
+	iamv1alpha1.ReasonHostNotAllowed:       true,
+	iamv1alpha1.ReasonAPIKeyMalformed:      true,
+	iamv1alpha1.ReasonDisabled:             true,
 }
 
 // passingReasons are PostHog having a bad moment (5xx, 429, a timeout):
@@ -135,7 +139,7 @@ func setConditions(obj client.Object, conditions *[]metav1.Condition, o outcome)
 			break
 		}
 		notHeld := fmt.Sprintf("; the current spec (generation %d) is not in PostHog yet", obj.GetGeneration())
-		if _, isConnection := obj.(*iamv1alpha1.PostHogConnection); isConnection {
+		if _, isConnection := obj.(iamv1alpha1.Connection); isConnection {
 			notHeld = fmt.Sprintf("; the current spec (generation %d) is not checked against PostHog yet",
 				obj.GetGeneration())
 		}
@@ -167,9 +171,10 @@ func setConditions(obj client.Object, conditions *[]metav1.Condition, o outcome)
 // is written: True, naming them, while PostHog refuses the writes of
 // references using the connection for its key's rights (it reads, but
 // cannot write); absent otherwise.
-func setWritesRefused(conn *iamv1alpha1.PostHogConnection, refused []string) {
+func setWritesRefused(conn iamv1alpha1.Connection, refused []string) {
+	conditions, spec := &conn.ConnectionStatus().Conditions, conn.ConnectionSpec()
 	if len(refused) == 0 {
-		meta.RemoveStatusCondition(&conn.Status.Conditions, iamv1alpha1.ConditionWritesRefused)
+		meta.RemoveStatusCondition(conditions, iamv1alpha1.ConditionWritesRefused)
 		return
 	}
 	shown := refused[:min(len(refused), 5)]
@@ -177,13 +182,13 @@ func setWritesRefused(conn *iamv1alpha1.PostHogConnection, refused []string) {
 	if len(refused) > len(shown) {
 		more = fmt.Sprintf(" and %d more", len(refused)-len(shown))
 	}
-	meta.SetStatusCondition(&conn.Status.Conditions, metav1.Condition{
+	meta.SetStatusCondition(conditions, metav1.Condition{
 		Type: iamv1alpha1.ConditionWritesRefused, Status: metav1.ConditionTrue, Reason: iamv1alpha1.ReasonForbidden,
-		ObservedGeneration: conn.Generation,
+		ObservedGeneration: conn.GetGeneration(),
 		Message: fmt.Sprintf("PostHog refuses to create or delete references with this connection's API key "+
 			"(%d RoleExternalReference(s): %s%s): the key in Secret %q needs the organization:write scope, and "+
 			"its user must be an admin of organization %s", len(refused), strings.Join(shown, ", "), more,
-			conn.Spec.APIKeySecretRef.Name, conn.Spec.OrganizationID),
+			spec.APIKeySecretRef.Name, spec.OrganizationID),
 	})
 }
 

@@ -13,8 +13,8 @@ import (
 // the operator.
 const DefaultAllowedHosts = "https://us.posthog.com,https://eu.posthog.com"
 
-// AnyHost, as the whole of --allowed-hosts, turns the check off (for
-// development only).
+// AnyHost is the --allowed-hosts that turns the check off (for development
+// only).
 const AnyHost = "*"
 
 // AllowedHosts is the set of origins (scheme://host[:port]) an API key may
@@ -83,7 +83,7 @@ func originOf(raw string) (string, error) {
 	switch {
 	case err != nil:
 		return "", err
-	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+	case defaultPorts[u.Scheme] == "" || u.Host == "":
 		return "", fmt.Errorf("want scheme://host[:port] with scheme http or https")
 	case strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
 		return "", fmt.Errorf("want an origin: no path, query, fragment or credentials")
