@@ -18,6 +18,7 @@ limitations under the License.
 package main
 
 import (
+	"cmp"
 	"crypto/tls"
 	"flag"
 	"fmt"
@@ -29,11 +30,14 @@ import (
 	// to ensure that exec-entrypoint and run can make use of them.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -73,6 +77,9 @@ type flags struct {
 	rateLimit               posthog.LimiterConfig
 	rateLimitTimeScale      float64
 	requestTimeout          time.Duration
+	allowedHosts            string
+	clusterResourceNS       string
+	namespacedConnections   bool
 	zap                     zap.Options
 }
 
@@ -110,6 +117,16 @@ func parseFlags() flags {
 			"equally scaled limits; leave at 1 against a real PostHog.")
 	flag.DurationVar(&f.requestTimeout, "posthog-request-timeout", posthog.DefaultRequestTimeout,
 		"How long one PostHog request may take before it is abandoned (and retried with backoff).")
+	flag.StringVar(&f.allowedHosts, "allowed-hosts", posthog.DefaultAllowedHosts,
+		"Comma-separated origins (scheme://host[:port]) an API key may be sent to. A connection to any other "+
+			"host is HostNotAllowed and its Secret is not read. Add a self-hosted PostHog here; '*' turns the "+
+			"check off (development only).")
+	flag.StringVar(&f.clusterResourceNS, "cluster-resource-namespace", "",
+		"The namespace holding the API-key Secrets of ClusterPostHogConnections (default: the namespace the "+
+			"manager runs in). The manager reads those Secrets there and nowhere else.")
+	flag.BoolVar(&f.namespacedConnections, "namespaced-connections", true,
+		"Use PostHogConnections, whose Secrets live in their own namespaces. false: only "+
+			"ClusterPostHogConnections, and Secrets are read in the cluster resource namespace only.")
 	f.zap = zap.Options{}
 	f.zap.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -123,6 +140,16 @@ func main() {
 		setupLog.Error(nil, "--posthog-rate-limit-time-scale must be positive")
 		os.Exit(2)
 	}
+	if _, err := posthog.ParseAllowedHosts(f.allowedHosts); err != nil {
+		setupLog.Error(err, "--allowed-hosts must list origins such as https://us.posthog.com, or be *")
+		os.Exit(2)
+	}
+	f.clusterResourceNS = cmp.Or(f.clusterResourceNS, ownNamespace())
+	if !f.namespacedConnections && f.clusterResourceNS == "" {
+		setupLog.Error(nil, "--namespaced-connections=false needs a cluster resource namespace: "+
+			"run in a cluster, or pass --cluster-resource-namespace")
+		os.Exit(2)
+	}
 	f.rateLimit.Minute = time.Duration(float64(time.Minute) / f.rateLimitTimeScale)
 	f.rateLimit.Hour = time.Duration(float64(time.Hour) / f.rateLimitTimeScale)
 
@@ -132,11 +159,14 @@ func main() {
 		os.Exit(1)
 	}
 	if err := controller.SetupControllers(mgr, controller.Config{
-		ResyncPeriod:            f.resyncPeriod,
-		MaxConcurrentReconciles: f.maxConcurrentReconciles,
-		Observe:                 f.observe,
-		Limiters:                posthog.NewLimiters(f.rateLimit),
-		RequestTimeout:          f.requestTimeout,
+		ResyncPeriod:                  f.resyncPeriod,
+		MaxConcurrentReconciles:       f.maxConcurrentReconciles,
+		Observe:                       f.observe,
+		Limiters:                      posthog.NewLimiters(f.rateLimit),
+		RequestTimeout:                f.requestTimeout,
+		AllowedHosts:                  f.allowedHosts,
+		ClusterResourceNamespace:      f.clusterResourceNS,
+		NamespacedConnectionsDisabled: !f.namespacedConnections,
 	}); err != nil {
 		setupLog.Error(err, "Failed to set up controllers")
 		os.Exit(1)
@@ -152,7 +182,8 @@ func main() {
 
 	setupLog.Info("Starting manager", "resyncPeriod", f.resyncPeriod.String(),
 		"maxConcurrentReconciles", f.maxConcurrentReconciles, "watchNamespaces", f.watchNamespaces,
-		"observe", f.observe)
+		"observe", f.observe, "allowedHosts", f.allowedHosts, "clusterResourceNamespace", f.clusterResourceNS,
+		"namespacedConnections", f.namespacedConnections)
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Failed to run manager")
 		os.Exit(1)
@@ -189,12 +220,59 @@ func managerOptions(f flags) ctrl.Options {
 		LeaderElectionReleaseOnCancel: true, // main exits right after the manager stops
 		Cache: cache.Options{
 			DefaultNamespaces: namespaces(f.watchNamespaces),
+			ByObject:          secretCache(f),
 			// managedFields are a large share of every cached object and the
 			// operator never reads them: dropping them keeps memory per
 			// reference small with thousands of references.
 			DefaultTransform: cache.TransformStripManagedFields(),
 		},
 	}
+}
+
+// secretCache keeps the Secrets the manager watches (as metadata, to notice
+// a rotation) to the namespaces it reads keys in: the cluster resource
+// namespace only when namespaced connections are off, else those watched
+// plus that one. The cached copy keeps only what the watch needs: the
+// annotations go, as kubectl's last-applied-configuration holds the data
+// of every Secret made with kubectl apply.
+func secretCache(f flags) map[client.Object]cache.ByObject {
+	secrets := cache.ByObject{Transform: secretMetadataOnly}
+	switch watched := namespaces(f.watchNamespaces); {
+	case !f.namespacedConnections:
+		secrets.Namespaces = map[string]cache.Config{f.clusterResourceNS: {}}
+	case watched != nil && f.clusterResourceNS != "":
+		watched[f.clusterResourceNS] = cache.Config{}
+		secrets.Namespaces = watched
+	}
+	return map[client.Object]cache.ByObject{&corev1.Secret{}: secrets}
+}
+
+// secretMetadataOnly strips a cached Secret to its identity and version.
+func secretMetadataOnly(in any) (any, error) {
+	if obj, err := meta.Accessor(in); err == nil {
+		obj.SetManagedFields(nil)
+		obj.SetAnnotations(nil)
+		obj.SetLabels(nil)
+		obj.SetOwnerReferences(nil)
+	}
+	if secret, ok := in.(*corev1.Secret); ok {
+		secret.Data, secret.StringData = nil, nil
+	}
+	return in, nil
+}
+
+// ownNamespace is the namespace the manager runs in: POD_NAMESPACE (the
+// deployment sets it from the downward API), else the service account's.
+// Empty outside a cluster.
+func ownNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	data, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
 }
 
 // namespaces turns --watch-namespaces into the cache's namespace set; nil
