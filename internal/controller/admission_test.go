@@ -87,7 +87,7 @@ func unset(path string) func(map[string]any) {
 }
 
 func invalidManifests() []admissionCase {
-	rer, phc := "RoleExternalReference", "PostHogConnection"
+	rer, phc, cphc := "RoleExternalReference", "PostHogConnection", "ClusterPostHogConnection"
 	long := func(n int) string { return strings.Repeat("a", n) }
 	return []admissionCase{
 		{"provider missing", rer, unset("provider"), "spec.provider"},
@@ -117,6 +117,7 @@ func invalidManifests() []admissionCase {
 		{"connectionRef name empty", rer, set("connectionRef.name", ""), "spec.connectionRef.name"},
 		{"connectionRef name not a DNS name", rer, set("connectionRef.name", "Post_Hog"), "spec.connectionRef.name"},
 		{"connectionRef into another namespace", rer, set("connectionRef.namespace", "other"), "spec.connectionRef.namespace"},
+		{"connectionRef of another kind", rer, set("connectionRef.kind", "Secret"), "spec.connectionRef.kind"},
 		{"an unknown spec field", rer, set("team", "x"), "spec.team"},
 		{"organizationId missing", phc, unset("organizationId"), "spec.organizationId"},
 		{"organizationId not a UUID", phc, set("organizationId", "my-org"), "spec.organizationId"},
@@ -129,6 +130,13 @@ func invalidManifests() []admissionCase {
 		{"apiKeySecretRef name empty", phc, set("apiKeySecretRef.name", ""), "spec.apiKeySecretRef.name"},
 		{"apiKeySecretRef key empty", phc, set("apiKeySecretRef.key", ""), "spec.apiKeySecretRef.key"},
 		{"apiKeySecretRef into another namespace", phc, set("apiKeySecretRef.namespace", "other"), "spec.apiKeySecretRef.namespace"},
+		{"cluster: organizationId not a UUID", cphc, set("organizationId", "my-org"), "spec.organizationId"},
+		{"cluster: host with a path", cphc, set("host", "https://us.posthog.com/api"), "spec.host"},
+		{"cluster: a namespace that is not a name", cphc, set("namespaces", []any{"Team_A"}), "spec.namespaces"},
+		{"cluster: a namespace twice", cphc, set("namespaces", []any{"a", "a"}), "spec.namespaces"},
+		{"cluster: a selector that is not one", cphc, set("namespaceSelector", "team=a"), "spec.namespaceSelector"},
+		{"cluster: apiKeySecretRef into another namespace", cphc, set("apiKeySecretRef.namespace", "other"),
+			"spec.apiKeySecretRef.namespace"},
 	}
 }
 
@@ -165,12 +173,15 @@ func TestInvalidManifestsAreRefusedAtAdmissionNamingTheField(t *testing.T) {
 	t.Cleanup(func() { t.Logf("%d of %d invalid manifests refused at admission", refused.Load(), len(cases)) })
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			spec := validReferenceSpec()
-			if tc.kind == "PostHogConnection" {
+			spec, namespace := validReferenceSpec(), ns
+			switch tc.kind {
+			case "PostHogConnection":
 				spec = validConnectionSpec()
+			case "ClusterPostHogConnection":
+				spec, namespace = validConnectionSpec(), ""
 			}
 			tc.edit(spec)
-			obj := manifest(tc.kind, ns, fmt.Sprintf("invalid-%d", i), spec)
+			obj := manifest(tc.kind, namespace, fmt.Sprintf("invalid-%d", i), spec)
 
 			err := k8s.Create(context.Background(), obj, client.FieldValidation(metav1.FieldValidationStrict))
 
@@ -214,6 +225,10 @@ func TestValidManifestsAreAcceptedWithDefaults(t *testing.T) {
 	if ref.Spec.DeletionPolicy != iamv1alpha1.DeletionPolicyDelete {
 		t.Fatalf("deletionPolicy defaulted to %q, want Delete", ref.Spec.DeletionPolicy)
 	}
+	if ref.Spec.ConnectionRef.Kind != iamv1alpha1.KindPostHogConnection {
+		t.Fatalf("connectionRef.kind defaulted to %q, want PostHogConnection: an existing manifest keeps its meaning",
+			ref.Spec.ConnectionRef.Kind)
+	}
 	got := &iamv1alpha1.PostHogConnection{}
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "valid-minimal"}, got); err != nil {
 		t.Fatal(err)
@@ -230,12 +245,36 @@ func TestConnectionRefIsImmutable(t *testing.T) {
 	if err := k8s.Create(ctx, obj); err != nil {
 		t.Fatal(err)
 	}
-	_ = unstructured.SetNestedField(obj.Object, "another-connection", "spec", "connectionRef", "name")
+	for _, field := range []struct{ name, value string }{
+		{"name", "another-connection"},
+		{"kind", iamv1alpha1.KindClusterPostHogConnection},
+	} {
+		changed := obj.DeepCopy()
+		_ = unstructured.SetNestedField(changed.Object, field.value, "spec", "connectionRef", field.name)
 
-	err := k8s.Update(ctx, obj)
+		err := k8s.Update(ctx, changed)
 
-	if err == nil || !strings.Contains(err.Error(), "spec.connectionRef") || !strings.Contains(err.Error(), "immutable") {
-		t.Fatalf("changing connectionRef was not refused with a message naming it: %v", err)
+		if err == nil || !strings.Contains(err.Error(), "spec.connectionRef") || !strings.Contains(err.Error(), "immutable") {
+			t.Fatalf("changing connectionRef.%s was not refused with a message naming it: %v", field.name, err)
+		}
+	}
+}
+
+func TestAClusterConnectionIsAcceptedClusterWide(t *testing.T) {
+	spec := validConnectionSpec()
+	spec["namespaceSelector"] = map[string]any{"matchLabels": map[string]any{"posthog-operator.io/mappings": "allowed"}}
+	spec["namespaces"] = []any{"team-a"}
+	obj := manifest("ClusterPostHogConnection", "", "valid-cluster", spec)
+	if err := k8s.Create(context.Background(), obj, client.FieldValidation(metav1.FieldValidationStrict)); err != nil {
+		t.Fatalf("a valid ClusterPostHogConnection was refused: %v", err)
+	}
+	t.Cleanup(func() { _ = k8s.Delete(context.Background(), obj) })
+	got := &iamv1alpha1.ClusterPostHogConnection{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Name: "valid-cluster"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Namespace != "" || got.Spec.NamespaceSelector == nil || len(got.Spec.Namespaces) != 1 {
+		t.Fatalf("the cluster connection was not stored as sent: %+v", got)
 	}
 }
 

@@ -356,7 +356,7 @@ func TestAConnectionMovedToAnotherOrganizationMovesItsReferences(t *testing.T) {
 }
 
 func TestAMoveToAnotherHostIsBlockedUntilOrphanedAndLeavesNothingSilently(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
+	h := newHarness(t, harnessOptions{allowedHosts: "*"}) // both hosts are the installer's
 	other := inmemory.New()
 	otherServer := httptest.NewServer(other)
 	t.Cleanup(otherServer.Close)

@@ -84,7 +84,7 @@ func TestAConnectionsReadyReasonSaysWhatIsWrong(t *testing.T) {
 }
 
 func TestAnUnreachablePostHogMakesTheConnectionUnreachable(t *testing.T) {
-	h := newHarness(t, harnessOptions{})
+	h := newHarness(t, harnessOptions{allowedHosts: "http://127.0.0.1:1"})
 	h.createSecret(h.seeded.APIKey)
 	h.url = "http://127.0.0.1:1" // nothing listens there
 	h.createConnection()

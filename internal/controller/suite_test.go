@@ -17,6 +17,7 @@ limitations under the License.
 package controller_test
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -37,6 +38,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -134,7 +136,16 @@ type harnessOptions struct {
 	neighbour bool
 	// metrics receives the manager's own metrics (controller.Config.Metrics).
 	metrics prometheus.Registerer
+	// allowedHosts is --allowed-hosts (default: the in-memory PostHog's origin).
+	allowedHosts string
+	// namespacedConnectionsDisabled is --namespaced-connections=false.
+	namespacedConnectionsDisabled bool
 }
+
+// clusterConnectionLabel marks the ClusterPostHogConnections of one test:
+// every test runs its own manager, and each sees only its own cluster-wide
+// connections (in a cluster there is one manager).
+const clusterConnectionLabel = "test.posthog-operator.io/harness"
 
 var namespaceCounter atomic.Int64
 
@@ -189,8 +200,10 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		Scheme:                 scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: watched},
-		Controller:             config.Controller{SkipNameValidation: new(true)},
+		Cache: cache.Options{DefaultNamespaces: watched, ByObject: map[client.Object]cache.ByObject{
+			&iamv1alpha1.ClusterPostHogConnection{}: {Label: labels.SelectorFromSet(labels.Set{clusterConnectionLabel: ns})},
+		}},
+		Controller: config.Controller{SkipNameValidation: new(true)},
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(controller.SetupControllers(mgr, controller.Config{
@@ -198,6 +211,11 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 		MaxConcurrentReconciles: 4,
 		Observe:                 opts.observe,
 		Metrics:                 opts.metrics,
+		// The in-memory PostHog's origin, named as an installer names a
+		// self-hosted PostHog; the cluster resource namespace is the test's.
+		AllowedHosts:                  cmp.Or(opts.allowedHosts, httpServer.URL),
+		ClusterResourceNamespace:      ns,
+		NamespacedConnectionsDisabled: opts.namespacedConnectionsDisabled,
 		NewClient: func(cfg posthog.Config) (posthog.API, error) {
 			cfg.Limiter = limiter
 			cfg.RequestTimeout = 2 * time.Second
@@ -323,10 +341,18 @@ func (h *harness) eventuallyGone(name string) {
 // current generation and returns the object.
 func (h *harness) eventuallyReady(name string, status metav1.ConditionStatus, reason string) *iamv1alpha1.RoleExternalReference {
 	h.t.Helper()
+	return h.eventuallyReadyIn(h.namespace, name, status, reason)
+}
+
+// eventuallyReadyIn is eventuallyReady for an object of namespace.
+func (h *harness) eventuallyReadyIn(
+	namespace, name string, status metav1.ConditionStatus, reason string,
+) *iamv1alpha1.RoleExternalReference {
+	h.t.Helper()
 	var ref *iamv1alpha1.RoleExternalReference
 	h.g.Eventually(func(g Gomega) {
 		ref = &iamv1alpha1.RoleExternalReference{}
-		g.Expect(k8s.Get(h.ctx, types.NamespacedName{Namespace: h.namespace, Name: name}, ref)).To(Succeed())
+		g.Expect(k8s.Get(h.ctx, types.NamespacedName{Namespace: namespace, Name: name}, ref)).To(Succeed())
 		cond := meta.FindStatusCondition(ref.Status.Conditions, iamv1alpha1.ConditionReady)
 		g.Expect(cond).NotTo(BeNil())
 		g.Expect(cond.ObservedGeneration).To(Equal(ref.Generation))
