@@ -28,12 +28,15 @@ type managerProcess struct {
 }
 
 // managerArgs are the flags of one run: its strategy, the scaled resync
-// period and limiter windows, only its namespace, and no listeners.
-func managerArgs(cfg config, kubeconfig, strategy, ns string) []string {
+// period and limiter windows, only its namespace, the in-memory PostHog as
+// the one allowed host, and no listeners.
+func managerArgs(cfg config, kubeconfig, strategy, ns, posthogURL string) []string {
 	return []string{
 		"--kubeconfig=" + kubeconfig,
 		"--observe=" + strategy,
 		"--watch-namespaces=" + ns,
+		"--allowed-hosts=" + posthogURL,
+		"--cluster-resource-namespace=" + ns,
 		"--resync-period=" + cfg.resync().String(),
 		"--posthog-rate-limit-time-scale=" + strconv.FormatFloat(cfg.scale, 'g', -1, 64),
 		"--max-concurrent-reconciles=" + strconv.Itoa(cfg.reconciles),

@@ -142,7 +142,7 @@ func measure(ctx context.Context, cfg config, cl *cluster, res *result) error {
 	if err := cl.prepare(ctx, res.Namespace, ph); err != nil {
 		return err
 	}
-	args := managerArgs(cfg, cl.kubeconfig, res.Strategy, res.Namespace)
+	args := managerArgs(cfg, cl.kubeconfig, res.Strategy, res.Namespace, ph.url)
 	mgr, err := startManager(ctx, cfg.managerPath, args, filepath.Join(cfg.outDir, res.Namespace+".log"))
 	if err != nil {
 		return err

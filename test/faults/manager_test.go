@@ -45,6 +45,8 @@ func (w *world) managerArgs(extra ...string) []string {
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address=0",
 		"--watch-namespaces="+w.namespace,
+		"--allowed-hosts="+w.url, // the in-memory PostHog, as an installer lists a self-hosted one
+		"--cluster-resource-namespace="+w.namespace,
 		"--zap-log-level=debug",
 		"--zap-encoder=console",
 		fmt.Sprintf("--posthog-requests-per-minute=%d", testRateLimit.PerMinute),
