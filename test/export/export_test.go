@@ -63,6 +63,12 @@ import (
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
 )
 
+// clusterResourceNamespace is where the plugin reads a
+// ClusterPostHogConnection's Secret unless --cluster-resource-namespace
+// says otherwise (the kustomize install's namespace), and where these
+// tests' managers read it.
+const clusterResourceNamespace = "posthog-operator-system"
+
 const (
 	// buildTimeout bounds compiling the plugin: on a fresh machine that
 	// compiles every dependency, on two busy cores beside other packages.
@@ -228,6 +234,7 @@ type scenario struct {
 	g         Gomega
 	namespace string
 	ph        *inmemory.Server
+	url       string // the in-memory PostHog's origin: not one of PostHog's clouds
 	seeded    inmemory.Seeded
 	refs      map[string]posthog.Reference // by provider role id
 	// roleUUIDs exports with --role-uuids: PostHog roles by UUID
@@ -242,7 +249,7 @@ func newScenario(t *testing.T, namespace string) *scenario {
 	server := httptest.NewServer(ph)
 	t.Cleanup(server.Close)
 	t.Cleanup(ph.Close)
-	s := &scenario{t: t, g: NewWithT(t), namespace: namespace, ph: ph, seeded: seeded,
+	s := &scenario{t: t, g: NewWithT(t), namespace: namespace, ph: ph, url: server.URL, seeded: seeded,
 		refs: map[string]posthog.Reference{}}
 	ctx := t.Context()
 	s.g.Expect(world.kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
@@ -268,25 +275,32 @@ func (s *scenario) seed(specs ...posthog.ReferenceSpec) {
 	}
 }
 
-// startManager runs the operator's controllers for the namespace until the
-// test ends, as internal/controller's tests do.
-func (s *scenario) startManager(observe string) {
+// startManager runs the operator's controllers for the namespace (and the
+// other namespaces given) until the test ends, as internal/controller's
+// tests do.
+func (s *scenario) startManager(observe string, otherNamespaces ...string) {
 	s.t.Helper()
+	namespaces := map[string]cache.Config{s.namespace: {}}
+	for _, namespace := range otherNamespaces {
+		namespaces[namespace] = cache.Config{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	mgr, err := ctrl.NewManager(world.restConfig, ctrl.Options{
 		Logger:                 logr.Discard(),
 		Scheme:                 world.scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{s.namespace: {}}},
+		Cache:                  cache.Options{DefaultNamespaces: namespaces},
 		Controller:             config.Controller{SkipNameValidation: new(true)},
 	})
 	s.g.Expect(err).NotTo(HaveOccurred())
 	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: 100000, PerHour: 1000000})
 	s.g.Expect(controller.SetupControllers(mgr, controller.Config{
-		ResyncPeriod:            time.Hour,
-		MaxConcurrentReconciles: 4,
-		Observe:                 observe,
+		AllowedHosts:             s.url,
+		ClusterResourceNamespace: clusterResourceNamespace,
+		ResyncPeriod:             time.Hour,
+		MaxConcurrentReconciles:  4,
+		Observe:                  observe,
 		NewClient: func(cfg posthog.Config) (posthog.API, error) {
 			cfg.Limiter = limiter
 			return posthog.NewClient(cfg)
@@ -327,10 +341,11 @@ func adopted(ref iamv1alpha1.RoleExternalReference, want posthog.Reference) erro
 	return nil
 }
 
-// export runs `kubectl posthog export` for the namespace's connection.
+// export runs `kubectl posthog export` for the namespace's connection,
+// allowing the in-memory PostHog's origin to receive the key.
 func (s *scenario) export(args ...string) result {
 	s.t.Helper()
-	full := []string{"posthog", "export", "--connection", "posthog", "-n", s.namespace}
+	full := []string{"posthog", "export", "--connection", "posthog", "-n", s.namespace, "--allowed-hosts", s.url}
 	if s.roleUUIDs {
 		full = append(full, "--role-uuids")
 	}
@@ -539,4 +554,85 @@ func leaked(text []byte, key string) string {
 		}
 	}
 	return ""
+}
+
+// Export through a ClusterPostHogConnection: its Secret is read in the
+// operator's namespace, the objects name it in connectionRef (kind
+// ClusterPostHogConnection), the real API server accepts them, and the
+// operator adopts every reference through it without a write.
+func TestApplyingAClusterConnectionExportAdoptsWithoutAWrite(t *testing.T) {
+	s := newScenario(t, "export-cluster")
+	ctx := t.Context()
+	const name = "export-cluster"
+	err := world.kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterResourceNamespace}})
+	s.g.Expect(client.IgnoreAlreadyExists(err)).To(Succeed())
+	s.g.Expect(world.kube.Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: clusterResourceNamespace, Name: name + "-key"},
+		StringData: map[string]string{"apiKey": s.seeded.APIKey},
+	})).To(Succeed())
+	s.g.Expect(world.kube.Create(ctx, &iamv1alpha1.ClusterPostHogConnection{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: iamv1alpha1.ClusterPostHogConnectionSpec{
+			PostHogConnectionSpec: iamv1alpha1.PostHogConnectionSpec{Host: s.url, OrganizationID: s.seeded.OrganizationID,
+				APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: name + "-key"}},
+			Namespaces: []string{s.namespace},
+		},
+	})).To(Succeed())
+	roles := s.seeded.Roles
+	s.seed(
+		posthog.ReferenceSpec{Provider: "github", ProviderOrganizationID: "posthog", ProviderRoleID: "12345",
+			ProviderRoleSlug: new("frontend-team"), ProviderRoleName: "Frontend team", Role: roles["Engineering"]},
+		posthog.ReferenceSpec{Provider: "okta", ProviderOrganizationID: "acme", ProviderRoleID: "00g1",
+			ProviderRoleName: "Admins", Role: roles["Admins"]},
+	)
+	before := s.ph.References(s.seeded.OrganizationID)
+
+	// Without --allowed-hosts naming it, the in-memory PostHog's origin
+	// gets nothing: not the key, not a request.
+	refused := kubectl(t, nil, "posthog", "export", "--cluster-connection", name, "-n", s.namespace)
+	s.g.Expect(refused.err).To(HaveOccurred())
+	s.g.Expect(string(refused.stderr)).To(ContainSubstring(`PostHog host "` + s.url +
+		`" (spec.host of ClusterPostHogConnection ` + name + `) is not an origin --allowed-hosts lists`))
+	s.g.Expect(refused.stdout).To(BeEmpty())
+	s.g.Expect(s.ph.Requests()).To(BeEmpty())
+
+	out := mustKubectl(t, nil, "posthog", "export", "--cluster-connection", name, "-n", s.namespace,
+		"--allowed-hosts", s.url)
+	s.g.Expect(string(out.stdout)).To(ContainSubstring("  connectionRef:\n    kind: ClusterPostHogConnection\n    name: " +
+		name + "\n"))
+	s.g.Expect(leaked(out.stdout, s.seeded.APIKey) + leaked(out.stderr, s.seeded.APIKey)).To(BeEmpty())
+	wantRefs := map[string]posthog.Reference{} // object name → the PostHog reference it must adopt
+	for _, obj := range exported(t, out.stdout) {
+		s.g.Expect(obj.Namespace).To(Equal(s.namespace))
+		s.g.Expect(obj.Spec.ConnectionRef).To(Equal(iamv1alpha1.ConnectionReference{
+			Kind: iamv1alpha1.KindClusterPostHogConnection, Name: name}))
+		wantRefs[obj.Name] = s.refs[obj.Spec.ProviderRoleID]
+	}
+	s.g.Expect(wantRefs).To(HaveLen(2))
+
+	// The real API server takes them as they are, kind included.
+	mustKubectl(t, out.stdout, "apply", "-f", "-")
+	stored, err := s.references()
+	s.g.Expect(err).NotTo(HaveOccurred())
+	s.g.Expect(stored).To(HaveLen(2))
+	for _, ref := range stored {
+		s.g.Expect(ref.Spec.ConnectionRef.Kind).To(Equal(iamv1alpha1.KindClusterPostHogConnection))
+		s.g.Expect(ref.Spec.ConnectionRef.Name).To(Equal(name))
+	}
+
+	s.startManager(controller.ObserveInventory, clusterResourceNamespace)
+	s.g.Eventually(func() error {
+		refs, err := s.references()
+		if err != nil {
+			return err
+		}
+		for _, ref := range refs {
+			if err := adopted(ref, wantRefs[ref.Name]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}).WithTimeout(patience).WithPolling(200 * time.Millisecond).Should(Succeed())
+	s.requireNoWrites()
+	s.g.Expect(s.ph.References(s.seeded.OrganizationID)).To(Equal(before))
 }
