@@ -59,6 +59,107 @@ type PostHogConnectionSpec struct {
 	// operator's cluster resource namespace (--cluster-resource-namespace).
 	// +required
 	APIKeySecretRef SecretKeyReference `json:"apiKeySecretRef"`
+
+	// prune makes this connection the only source of truth for the role
+	// external references of the provider organizations in prune.scopes: a
+	// reference there that no RoleExternalReference owns or claims (in any
+	// namespace, through any connection to this organization) is a prune
+	// candidate. DryRun (the default) lists the candidates in status.prune;
+	// Enforce deletes them, at most maxPerPass per resync period. Outside
+	// every scope nothing is ever deleted. Unset: nothing is pruned.
+	// +optional
+	Prune *PruneSpec `json:"prune,omitempty"`
+}
+
+// PruneMode says whether pruning only reports or also deletes.
+// +kubebuilder:validation:Enum=DryRun;Enforce
+type PruneMode string
+
+const (
+	// PruneDryRun lists the candidates and deletes nothing.
+	PruneDryRun PruneMode = "DryRun"
+	// PruneEnforce deletes the candidates, within the guards.
+	PruneEnforce PruneMode = "Enforce"
+)
+
+// PruneSpec is the authoritative mode of a connection.
+type PruneSpec struct {
+	// mode is DryRun (the default) or Enforce.
+	// +optional
+	// +kubebuilder:default=DryRun
+	Mode PruneMode `json:"mode,omitempty"`
+
+	// scopes are the provider organizations this connection is the only
+	// source of truth for.
+	// +required
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	Scopes []PruneScope `json:"scopes"`
+
+	// maxPerPass is the most references deleted per resync period.
+	// +optional
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MaxPerPass int32 `json:"maxPerPass,omitempty"`
+}
+
+// PruneScope is one provider organization: a GitHub organization, an Okta
+// tenant.
+type PruneScope struct {
+	// provider, compared exactly as PostHog does (github, okta, ...).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^\S+$`
+	Provider string `json:"provider"`
+
+	// providerOrganizationId, compared case-insensitively as PostHog does.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=255
+	// +kubebuilder:validation:XValidation:rule="self.trim().size() > 0",message="providerOrganizationId must not be blank"
+	ProviderOrganizationID string `json:"providerOrganizationId"`
+}
+
+// PruneStatus is what the last prune pass found.
+type PruneStatus struct {
+	// mode the pass ran in.
+	Mode PruneMode `json:"mode"`
+	// candidates is how many references in the scopes nobody declares.
+	Candidates int32 `json:"candidates"`
+	// items are the first 50 candidates.
+	// +optional
+	// +listType=atomic
+	Items []PruneItem `json:"items,omitempty"`
+	// pruned counts the references this connection deleted since it was
+	// created (Enforce).
+	// +optional
+	Pruned int64 `json:"pruned,omitempty"`
+	// heldBy says why the last pass deleted nothing it could otherwise
+	// have (a guard): empty when no guard held.
+	// +optional
+	HeldBy string `json:"heldBy,omitempty"`
+	// lastPassTime is when the last pass ran.
+	// +optional
+	LastPassTime *metav1.Time `json:"lastPassTime,omitempty"`
+}
+
+// PruneItem is one prune candidate.
+type PruneItem struct {
+	// id of the PostHog reference.
+	ID string `json:"id"`
+	// provider of the reference.
+	Provider string `json:"provider"`
+	// providerOrganizationId of the reference.
+	ProviderOrganizationID string `json:"providerOrganizationId"`
+	// providerRoleId of the reference.
+	ProviderRoleID string `json:"providerRoleId"`
+	// providerRoleName of the reference.
+	ProviderRoleName string `json:"providerRoleName"`
+	// role is the PostHog role's UUID.
+	Role string `json:"role"`
 }
 
 // SecretKeyReference points at one key of a Secret in the referrer's own
@@ -99,6 +200,10 @@ type PostHogConnectionStatus struct {
 	// organization), and how many nobody declares.
 	// +optional
 	References *ReferenceCounts `json:"references,omitempty"`
+
+	// prune is what the last prune pass found, when spec.prune is set.
+	// +optional
+	Prune *PruneStatus `json:"prune,omitempty"`
 
 	// conditions: Ready is True when the Secret exists and a read against
 	// PostHog with its key succeeded. Reconciling, Stalled and Synced follow
