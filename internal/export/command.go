@@ -1,10 +1,8 @@
 package export
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	goflag "flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,25 +10,15 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/apikey"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
-
-const rootLong = `kubectl posthog works with the PostHog role external references that the
-posthog-operator manages as RoleExternalReferences.
-
-Install it by putting the kubectl-posthog binary (make build writes
-bin/kubectl-posthog) on your PATH; kubectl then runs it as "kubectl posthog".`
 
 const exportLong = `Export a PostHog organization's role external references as
 RoleExternalReference manifests, one per reference, ready for kubectl apply
@@ -121,32 +109,15 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 // newCommand is NewCommand with a hook that may replace the export's
 // dependencies (tests give it a fake cluster).
 func newCommand(streams genericiooptions.IOStreams, edit func(*exportOptions)) *cobra.Command {
-	root := &cobra.Command{
-		Use:           "kubectl-posthog",
-		Short:         "Work with the PostHog role external references the posthog-operator manages",
-		Long:          rootLong,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl posthog"},
-	}
-	root.CompletionOptions.DisableDefaultCmd = true
-	root.SetIn(streams.In)
-	root.SetOut(streams.Out)
-	root.SetErr(streams.ErrOut)
-	configFlags := genericclioptions.NewConfigFlags(true)
-	configFlags.AddFlags(root.PersistentFlags())
-	addKlogFlags(root)
+	root, configFlags := NewRoot(streams)
 	root.AddCommand(newExportCommand(streams, configFlags, edit))
 	return root
 }
 
-// addKlogFlags adds klog's -v and --vmodule, as kubectl has them.
-func addKlogFlags(cmd *cobra.Command) {
-	fs := goflag.NewFlagSet("klog", goflag.ContinueOnError)
-	klog.InitFlags(fs)
-	for _, name := range []string{"v", "vmodule"} {
-		cmd.PersistentFlags().AddGoFlag(fs.Lookup(name))
-	}
+// NewExportCommand returns the export subcommand, reading the cluster with
+// configFlags (the root's, from NewRoot).
+func NewExportCommand(streams genericiooptions.IOStreams, configFlags *genericclioptions.ConfigFlags) *cobra.Command {
+	return newExportCommand(streams, configFlags, nil)
 }
 
 // exportOptions are the export subcommand's flags and dependencies.
@@ -297,12 +268,7 @@ func (o *exportOptions) validateConnection() error {
 // checkHost refuses a host --allowed-hosts does not list; source says
 // where the host came from. It is called before the key is read.
 func (o *exportOptions) checkHost(host, source string) error {
-	if o.allowed.Allows(host) {
-		return nil
-	}
-	return fmt.Errorf("PostHog host %q (%s) is not an origin --allowed-hosts lists (%s): the API key is sent "+
-		"only to an allowed origin, so it was not read and nothing was sent; if you trust that host, "+
-		"add its origin to --allowed-hosts", host, source, o.allowed)
+	return CheckHost(o.allowed, host, source)
 }
 
 // target is where the references are read from and the objects will live.
@@ -371,71 +337,25 @@ func (o *exportOptions) resolve(ctx context.Context, kube client.Client) (target
 	if err != nil {
 		return target{}, err
 	}
-	spec := conn.object.ConnectionSpec()
-	host := cmp.Or(spec.Host, iamv1alpha1.DefaultHost)
-	if err := o.checkHost(host, "spec.host of "+conn.describe); err != nil {
+	cfg, err := conn.Config(ctx, kube, o.allowed)
+	if err != nil {
 		return target{}, err
 	}
-	// The Secret is read as the manager reads it, logging nothing; the
-	// error names the Secret and its data key, never the value.
-	key, err := apikey.Read(ctx, kube, conn.secretNamespace, spec.APIKeySecretRef)
-	if err != nil {
-		return target{}, fmt.Errorf("reading the API key of %s: %w", conn.describe, err)
-	}
-	return target{
-		cfg:       posthog.Config{Host: host, OrganizationID: spec.OrganizationID, APIKey: key},
-		namespace: namespace,
-	}, nil
+	return target{cfg: cfg, namespace: namespace}, nil
 }
 
-// connection is a connection object read from the cluster.
-type connection struct {
-	object iamv1alpha1.Connection
-	// secretNamespace holds its API-key Secret: its own namespace, or
-	// --cluster-resource-namespace for a ClusterPostHogConnection.
-	secretNamespace string
-	// describe names it in messages, e.g. "PostHogConnection team-a/posthog".
-	describe string
-}
+// withoutACluster is the hint a missing connection's error ends with.
+const withoutACluster = "export without a cluster with --host, --organization and --api-key-file"
 
 // readConnection reads the PostHogConnection --connection names in
 // namespace, or the ClusterPostHogConnection --cluster-connection names.
-func (o *exportOptions) readConnection(ctx context.Context, kube client.Client, namespace string) (connection, error) {
-	if o.clusterConnection != "" {
-		conn := connection{object: &iamv1alpha1.ClusterPostHogConnection{},
-			secretNamespace: o.clusterResourceNamespace,
-			describe:        "ClusterPostHogConnection " + o.clusterConnection}
-		err := kube.Get(ctx, types.NamespacedName{Name: o.clusterConnection}, conn.object)
-		if apierrors.IsNotFound(err) {
-			return connection{}, fmt.Errorf("ClusterPostHogConnection %q not found: list them with "+
-				"kubectl get clusterposthogconnections, or export without a cluster with --host, --organization "+
-				"and --api-key-file", o.clusterConnection)
-		}
-		if err != nil {
-			return connection{}, fmt.Errorf("reading %s: %w", conn.describe, err)
-		}
-		return conn, nil
-	}
-	conn := connection{object: &iamv1alpha1.PostHogConnection{}, secretNamespace: namespace,
-		describe: "PostHogConnection " + namespace + "/" + o.connection}
-	err := kube.Get(ctx, types.NamespacedName{Namespace: namespace, Name: o.connection}, conn.object)
-	if apierrors.IsNotFound(err) {
-		return connection{}, fmt.Errorf("PostHogConnection %q not found in namespace %q: name its namespace with -n, "+
-			"or export without a cluster with --host, --organization and --api-key-file", o.connection, namespace)
-	}
-	if err != nil {
-		return connection{}, fmt.Errorf("reading %s: %w", conn.describe, err)
-	}
-	return conn, nil
+func (o *exportOptions) readConnection(ctx context.Context, kube client.Client, namespace string) (Connection, error) {
+	return ReadConnection(ctx, kube, o.connectionRef(), namespace, o.clusterResourceNamespace, withoutACluster)
 }
 
 // namespace is -n, else the kubeconfig context's namespace, else default.
 func (o *exportOptions) namespace() (string, error) {
-	namespace, _, err := o.configFlags.ToRawKubeConfigLoader().Namespace()
-	if err != nil {
-		return "", fmt.Errorf("finding the namespace: %w", err)
-	}
-	return namespace, nil
+	return Namespace(o.configFlags)
 }
 
 func (o *exportOptions) readKeyFile() (string, error) {
@@ -558,16 +478,5 @@ func (o *exportOptions) warnf(format string, args ...any) {
 
 // defaultKubeClient is a client of the kubeconfig the flags select.
 func (o *exportOptions) defaultKubeClient() (client.Client, error) {
-	restConfig, err := o.configFlags.ToRESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	if err := iamv1alpha1.AddToScheme(scheme); err != nil {
-		return nil, err
-	}
-	return client.New(restConfig, client.Options{Scheme: scheme})
+	return KubeClient(o.configFlags)
 }
