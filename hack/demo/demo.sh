@@ -9,12 +9,16 @@
 #   - the in-memory PostHog (cmd/inmemory-posthog: TEST ONLY, seeded with an
 #     organization, the roles Engineering, Support and Admins, and an admin's
 #     API key),
-#   - the operator itself (bin/manager, exactly as it runs in a cluster),
-# then applies the Secret, the PostHogConnection and the RoleExternalReferences
-# of config/samples/ with kubectl, waits for them to become Ready, shows what
-# PostHog now holds, exports it as manifests with the kubectl plugin
-# (`kubectl posthog export`), deletes two references (one with
-# deletionPolicy Delete, one with Orphan) and shows the effect in PostHog.
+#   - the operator itself (bin/manager, as it runs in a cluster, told the
+#     namespace it would run in and the PostHog origin its keys may go to),
+# then does what a platform team does, with kubectl and config/samples/: the
+# API key's Secret in the operator's namespace, one ClusterPostHogConnection
+# allowing the namespaces labelled posthog-operator.io/mappings=allowed, and
+# a team's RoleExternalReferences in such a namespace. It waits for them to
+# become Ready, shows what PostHog now holds, exports it as manifests with
+# the kubectl plugin (`kubectl posthog export`), deletes two references (one
+# with deletionPolicy Delete, one with Orphan) and shows the effect in
+# PostHog.
 # Every process it started is stopped, and its temporary directory removed,
 # when it exits: on success, on failure and on Ctrl-C.
 #
@@ -48,7 +52,13 @@ done
 ASSETS=${ENVTEST_ASSETS:-${KUBEBUILDER_ASSETS:-$ROOT/bin/k8s/1.37.2-linux-amd64}}
 [[ $ASSETS == /* ]] || ASSETS=$CALLER_DIR/$ASSETS
 TIMEOUT=${DEMO_TIMEOUT:-60}
+# The operator's namespace, where the platform team keeps the API key (the
+# manager's --cluster-resource-namespace; in a cluster, the one it runs in),
+# and the team's namespace, which the ClusterPostHogConnection allows by the
+# label its sample selects.
+OPERATOR_NAMESPACE=posthog-operator-system
 NAMESPACE=posthog-demo
+ALLOWED_LABEL=posthog-operator.io/mappings=allowed
 # The in-memory PostHog's key for its seeded admin. Public on purpose: that
 # server holds nothing real. Set explicitly so that a real POSTHOG_API_KEY in
 # your environment never ends up in the demo.
@@ -60,7 +70,7 @@ else
   BOLD='' DIM='' GREEN='' RED='' CYAN='' RESET=''
 fi
 STEP=0
-STEPS=8
+STEPS=9
 step() { STEP=$((STEP + 1)); printf '\n%s==> [%d/%d] %s%s\n' "$BOLD$CYAN" "$STEP" "$STEPS" "$*" "$RESET"; }
 info() { printf '    %s\n' "$*"; }
 ok() { printf '    %s✔%s %s\n' "$GREEN" "$RESET" "$*"; }
@@ -162,18 +172,20 @@ print_try_it_yourself() {
   printf '\n%s==> Still running (--keep-running). Try your own manifests, from another shell:%s\n' "$BOLD$CYAN" "$RESET"
   info "export KUBECONFIG=$KUBECONFIG KUBECACHEDIR=$KUBECACHEDIR"
   info "export PATH=$ROOT/bin:$ASSETS:\$PATH   # kubectl posthog, democtl and the demo's kubectl"
-  info "kubectl get posthog -o wide   # both kinds (category posthog; short names phc, rer) in namespace $NAMESPACE"
-  info "kubectl posthog export --connection posthog"
+  info "kubectl get posthog -o wide   # every kind (category posthog; short names cphc, phc, rer) in namespace $NAMESPACE"
+  info "${EXPORT[*]}"
   echo
-  info "PostHog URL:   $POSTHOG_URL   (spec.host of a PostHogConnection)"
-  info "API key:       $DEMO_API_KEY   (Secret posthog-api-key, key apiKey)"
+  info "PostHog URL:   $POSTHOG_URL   (spec.host of a connection; the manager's --allowed-hosts)"
+  info "API key:       $DEMO_API_KEY   (Secret posthog-api-key, key apiKey, in namespace $OPERATOR_NAMESPACE)"
+  info "operator namespace: $OPERATOR_NAMESPACE   (the manager's --cluster-resource-namespace)"
   info "organization:  $ORG_ID"
   for role in Engineering Support Admins; do info "role:          ${ROLE_IDS[$role]}  $role"; done
   info "PostHog holds: curl -s $POSTHOG_URL/_inmemory/references/$ORG_ID | democtl references --startup $DEMO_DIR/posthog.json"
   info "API calls:     curl -s $POSTHOG_URL/_inmemory/requests | democtl requests"
   info "Logs:          $DEMO_DIR/manager.log, $DEMO_DIR/posthog.log"
   echo
-  info "The README's worked example applies here with the PostHog URL above as its host and this API key."
+  info "The README's worked example applies here with the PostHog URL above as its host: the demo holds its"
+  info "Secret and ClusterPostHogConnection already, so go on from the connection (kubectl create secret says it already exists)."
   info "Press Ctrl-C to stop everything and remove $DEMO_DIR."
 }
 # die MESSAGE HINT: say what failed and what to do, show the manager's log,
@@ -196,7 +208,7 @@ die() {
   done
   if $CLUSTER_UP; then
     printf '\n%s--- objects in namespace %s ---%s\n' "$BOLD" "$NAMESPACE" "$RESET" >&2
-    kubectl get posthogconnections,roleexternalreferences -n "$NAMESPACE" -o wide >&2 2>&1 || true
+    kubectl get clusterposthogconnections,posthogconnections,roleexternalreferences -n "$NAMESPACE" -o wide >&2 2>&1 || true
   fi
   printf '\n%sWhat to do:%s %s\n' "$BOLD" "$RESET" "${hint:-see the logs above.}" >&2
   printf 'Rerun with --keep-running (make demo DEMO_ARGS=--keep-running) to keep everything up and inspect it.\n' >&2
@@ -295,9 +307,17 @@ for role in Engineering Support Admins; do info "role          ${ROLE_IDS[$role]
 
 # --- 4. manager -------------------------------------------------------------------
 step "Start the operator (bin/manager) against the local control plane"
+# Out of a cluster the manager has no namespace of its own to default to, and
+# the in-memory PostHog is no PostHog cloud: say both.
+info "Its API keys are read in $OPERATOR_NAMESPACE only and sent to $POSTHOG_URL only."
 PROBE_PORT=$(bin/democtl free-port)
 MANAGER_ARGS=(--kubeconfig="$KUBECONFIG" --metrics-bind-address=0 --health-probe-bind-address="127.0.0.1:$PROBE_PORT"
+  --cluster-resource-namespace="$OPERATOR_NAMESPACE" --allowed-hosts="$POSTHOG_URL"
   --resync-period=30s --zap-encoder=console)
+# The kubectl plugin needs the same allowed host; it reads the cluster
+# connection's Secret in posthog-operator-system unless its own
+# --cluster-resource-namespace says otherwise.
+EXPORT=(kubectl posthog export --cluster-connection posthog --allowed-hosts="$POSTHOG_URL")
 show "bin/manager ${MANAGER_ARGS[*]} &"
 bin/manager "${MANAGER_ARGS[@]}" >"$DEMO_DIR/manager.log" 2>&1 &
 MANAGER_PID=$!
@@ -305,8 +325,8 @@ started "$MANAGER_PID"
 wait_until "$TIMEOUT" manager "$MANAGER_PID" "the manager's /readyz" curl -fsS "http://127.0.0.1:$PROBE_PORT/readyz"
 ok "ready (pid $MANAGER_PID), logging to $DEMO_DIR/manager.log"
 
-# --- 5. apply the samples ---------------------------------------------------------
-step "Apply config/samples/ (Secret, PostHogConnection, RoleExternalReferences) in namespace $NAMESPACE"
+# --- 5. the platform team ------------------------------------------------------------
+step "The platform team: the API key in $OPERATOR_NAMESPACE, one ClusterPostHogConnection for the cluster"
 # The in-memory PostHog seeds the organization and role ids the samples name,
 # so they apply as they are; only the host (the local port changes on every
 # run) and the placeholder API key differ, in a copy.
@@ -320,37 +340,44 @@ for role in $(sample_ids role); do
     "config/samples/ names role $role, which the in-memory PostHog does not have" \
     "cmd/inmemory-posthog must seed the ids config/samples/ names (its samples_test.go checks that); rebuild it."
 done
+grep -q "^ *${ALLOWED_LABEL%%=*}: ${ALLOWED_LABEL#*=}\$" config/samples/iam_v1alpha1_clusterposthogconnection.yaml ||
+  die "config/samples/iam_v1alpha1_clusterposthogconnection.yaml no longer selects the label $ALLOWED_LABEL" \
+    "make ALLOWED_LABEL in hack/demo/demo.sh the label its namespaceSelector matches."
 mkdir "$DEMO_DIR/samples"
 cp config/samples/iam_v1alpha1_roleexternalreference.yaml "$DEMO_DIR/samples/"
 sed -E "s|^([[:space:]]*apiKey:).*|\1 $DEMO_API_KEY|" config/samples/posthog_api_key_secret.yaml \
   >"$DEMO_DIR/samples/posthog_api_key_secret.yaml"
-sed -E "s|^([[:space:]]*host:).*|\1 $POSTHOG_URL|" config/samples/iam_v1alpha1_posthogconnection.yaml \
-  >"$DEMO_DIR/samples/iam_v1alpha1_posthogconnection.yaml"
+sed -E "s|^([[:space:]]*host:).*|\1 $POSTHOG_URL|" config/samples/iam_v1alpha1_clusterposthogconnection.yaml \
+  >"$DEMO_DIR/samples/iam_v1alpha1_clusterposthogconnection.yaml"
 info "A copy of config/samples/ in $DEMO_DIR/samples/; what differs:"
-for sample in posthog_api_key_secret.yaml iam_v1alpha1_posthogconnection.yaml; do
+for sample in posthog_api_key_secret.yaml iam_v1alpha1_clusterposthogconnection.yaml; do
   show "diff config/samples/$sample samples/$sample"
   diff "config/samples/$sample" "$DEMO_DIR/samples/$sample" | grep '^[<>]' || true
 done
 cd "$DEMO_DIR"
 echo
+run kubectl create namespace "$OPERATOR_NAMESPACE"
+run kubectl -n "$OPERATOR_NAMESPACE" apply -f samples/posthog_api_key_secret.yaml
+run kubectl apply -f samples/iam_v1alpha1_clusterposthogconnection.yaml
+run kubectl wait --for=condition=Ready clusterposthogconnections --all --timeout="${TIMEOUT}s" ||
+  die "the ClusterPostHogConnection did not become Ready within ${TIMEOUT}s" \
+    "its Reason column above says why (Unauthorized: the Secret's key; SecretNotFound: the Secret is not in $OPERATOR_NAMESPACE; HostNotAllowed: --allowed-hosts); see the manager log."
+run kubectl get clusterposthogconnections -o wide
+
+# --- 6. a team's mappings ------------------------------------------------------------
+step "A team: RoleExternalReferences in namespace $NAMESPACE, which the connection allows by its label"
 run kubectl create namespace "$NAMESPACE"
+run kubectl label namespace "$NAMESPACE" "$ALLOWED_LABEL"
 run kubectl config set-context --current --namespace="$NAMESPACE" # later commands need no -n
-run kubectl apply -f samples/posthog_api_key_secret.yaml
-run kubectl apply -f samples/iam_v1alpha1_posthogconnection.yaml
-run kubectl wait --for=condition=Ready posthogconnections --all --timeout="${TIMEOUT}s" ||
-  die "the PostHogConnection did not become Ready within ${TIMEOUT}s" \
-    "its Reason column above says why (Unauthorized: the Secret's key; Unreachable: the host); see the manager log."
-run kubectl get posthogconnections -o wide
-echo
 run kubectl apply -f samples/iam_v1alpha1_roleexternalreference.yaml
 T=$SECONDS
 run kubectl wait --for=condition=Ready roleexternalreferences --all --timeout="${TIMEOUT}s" ||
   die "not every RoleExternalReference became Ready within ${TIMEOUT}s" \
-    "the Reason column above and \`kubectl describe rer NAME\` say why; on a slow or busy machine retry with DEMO_TIMEOUT=180."
+    "the Reason column above and \`kubectl describe rer NAME\` say why (ConnectionNotAllowed: the namespace lacks the label); on a slow or busy machine retry with DEMO_TIMEOUT=180."
 ok "all Ready within $(elapsed "$T") of the apply"
 run kubectl get roleexternalreferences -o wide
 
-# --- 6. what PostHog holds ----------------------------------------------------------
+# --- 7. what PostHog holds ----------------------------------------------------------
 step "What the in-memory PostHog now holds"
 # posthog_references [--ids]: the organization's references, via the in-memory
 # PostHog's test-only debug endpoint (the API itself needs the key).
@@ -385,18 +412,19 @@ wait_until "$TIMEOUT" manager "$MANAGER_PID" "the Created event of $FIRST" has_c
 show "kubectl describe roleexternalreference $FIRST   # from Status: on"
 kubectl describe roleexternalreference "$FIRST" | sed -n '/^Status:/,$p'
 
-# --- 7. export ---------------------------------------------------------------------
+# --- 8. export ---------------------------------------------------------------------
 step "Export what PostHog holds as manifests: kubectl posthog export"
-info "The kubectl plugin reads the connection and its API key from the cluster, walks PostHog's references"
-info "and roles once, and writes a RoleExternalReference per reference (ready for git or kubectl apply):"
-run kubectl posthog export --connection posthog ||
+info "The kubectl plugin reads the connection and its API key from the cluster (as the platform team, who may"
+info "read $OPERATOR_NAMESPACE's Secrets), walks PostHog's references and roles once, and writes a"
+info "RoleExternalReference per reference (ready for git or kubectl apply):"
+run "${EXPORT[@]}" ||
   die "kubectl posthog export failed" "its error above says why; bin/kubectl-posthog must be on the PATH."
 echo
 info "With --unmanaged it writes only what no RoleExternalReference manages yet; here, nothing:"
-run kubectl posthog export --connection posthog --unmanaged ||
+run "${EXPORT[@]}" --unmanaged ||
   die "kubectl posthog export --unmanaged failed" "its error above says why."
 
-# --- 8. delete --------------------------------------------------------------------
+# --- 9. delete --------------------------------------------------------------------
 step "Delete references: deletionPolicy Delete removes the PostHog reference, Orphan keeps it"
 # name_with_policy POLICY: the first reference with that deletionPolicy.
 name_with_policy() {
@@ -446,7 +474,8 @@ CALLS=$(awk '$1 == "total" { print $2 }' "$DEMO_DIR/requests.txt")
 
 # --- summary -------------------------------------------------------------------
 printf '\n%s==> Summary%s\n' "$BOLD$GREEN" "$RESET"
-ok "PostHogConnection Ready against the in-memory PostHog at $POSTHOG_URL (organization $ORG_ID)"
+ok "ClusterPostHogConnection Ready against the in-memory PostHog at $POSTHOG_URL (organization $ORG_ID)," \
+  "its key in $OPERATOR_NAMESPACE, allowing namespace $NAMESPACE by its label"
 ok "${#REFS[@]} RoleExternalReferences became Ready, each with a PostHog reference:"
 for ref in "${REFS[@]}"; do printf '        %-24s → %s\n' "${ref%%=*}" "${ref#*=}"; done
 ok "deleted $DELETED: its PostHog reference is gone"

@@ -39,15 +39,22 @@ func TestDemo(t *testing.T) {
 
 	// Lines the demo must show, in this order.
 	expect := []struct{ what, pattern string }{
+		{"the manager told where cluster Secrets are and where keys may go", `(?m)^\$ bin/manager .*` +
+			`--cluster-resource-namespace=` + operatorNamespace + ` --allowed-hosts=http://127\.0\.0\.1:\d+ `},
+		{"the key in the operator's namespace", `(?m)^\$ kubectl -n ` + operatorNamespace +
+			` apply -f samples/posthog_api_key_secret\.yaml\nsecret/posthog-api-key created$`},
+		{"the cluster connection applied", `(?m)^clusterposthogconnection\.iam\.posthog-operator\.io/posthog created$`},
 		// -o wide: ORGANIZATION, UNMANAGED, READY, SYNCED, REASON.
 		{"the connection Ready", `(?m)^posthog\s+http://127\.0\.0\.1:\d+\s+` + uuid + `\s+\d+\s+True\s+True\s+Available\s`},
+		{"the team's namespace allowed by its label", `(?m)^\$ kubectl label namespace posthog-demo ` +
+			`posthog-operator\.io/mappings=allowed\nnamespace/posthog-demo labeled$`},
 		{"a Ready reference with its PostHog id", `(?m)^github-frontend\s+github\s+Frontend team\s+` + uuid + `\s+` +
 			uuid + `\s+True\s+True\s+Available\s`},
 		{"what PostHog holds", `(?m)^` + uuid + `\s+github\s+posthog\s+Frontend team \(12345\)\s+Engineering`},
 		{"every status.id in PostHog", `every RoleExternalReference's status\.id is a reference in PostHog \(3 of 3\)`},
 		{"the Created event", `(?m)^\s+Normal\s+Created\s+\S+\s+posthog-operator\s+Created PostHog reference ` + uuid},
-		{"an exported object", `(?m)^kind: RoleExternalReference\n(?:.*\n)*?spec:\n  connectionRef:\n    name: posthog\n` +
-			`  deletionPolicy: Orphan\n`},
+		{"an exported object", `(?m)^kind: RoleExternalReference\n(?:.*\n)*?spec:\n  connectionRef:\n` +
+			`    kind: ClusterPostHogConnection\n    name: posthog\n  deletionPolicy: Orphan\n`},
 		{"the export's summary", `Exported 3 RoleExternalReferences from the 3 references of PostHog organization ` + uuid +
 			` \(0 skipped, 0 already managed, 0 filtered out\)\.`},
 		{"an --unmanaged export of nothing", `Exported 0 RoleExternalReferences from the 3 references of PostHog ` +
@@ -76,6 +83,11 @@ func TestDemo(t *testing.T) {
 }
 
 const uuid = `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`
+
+// operatorNamespace is where the demo keeps the API key (its manager's
+// --cluster-resource-namespace), and where the README's worked example
+// creates the Secret.
+const operatorNamespace = "posthog-operator-system"
 
 // buildTimeout bounds compiling what the demo runs. On a fresh machine that
 // compiles every dependency, which on two busy cores (with go test building
@@ -272,9 +284,9 @@ func (u *demoUser) expect(what, script string, patterns ...string) {
 // github-frontend and orphaned okta-posthog-admins.
 func (u *demoUser) tryTheHints() {
 	u.expect("the hinted kubectl get", "kubectl get posthog -o wide",
-		`(?m)^posthogconnection\.iam\.posthog-operator\.io/posthog\s+http://127\.0\.0\.1:\d+\s`,
+		`(?m)^clusterposthogconnection\.iam\.posthog-operator\.io/posthog\s+http://127\.0\.0\.1:\d+\s`,
 		`(?m)^roleexternalreference\.iam\.posthog-operator\.io/linear-support\s+linear\s`)
-	u.expect("the hinted export", "kubectl posthog export --connection posthog --unmanaged",
+	u.expect("the hinted export", "kubectl posthog export "+u.hint("kubectl posthog export")+" --unmanaged",
 		`Exported 1 RoleExternalReferences? from the 2 references`)
 	u.expect("the hinted view of what PostHog holds", u.hint("PostHog holds:"),
 		`(?m)^POSTHOG ID\s+PROVIDER\s+PROVIDER ORG\s+PROVIDER ROLE \(ID\)\s+POSTHOG ROLE$`,
@@ -287,27 +299,55 @@ func (u *demoUser) tryTheHints() {
 	}
 }
 
-// applyTheWorkedExample runs the README's worked example with the host and
-// API key the demo prints, as the README says.
+// applyTheWorkedExample runs the README's worked example with the host the
+// demo prints, as the README says: the platform team's Secret is the demo's
+// already (so creating it says it already exists, which proves the README names
+// the demo's namespace and Secret), its ClusterPostHogConnection applies over
+// the demo's unchanged in spec, and a team's namespace and mapping follow.
 func (u *demoUser) applyTheWorkedExample(readme string) {
 	u.t.Helper()
 	example := section(u.t, readme, "## A worked example")
-	setup := codeBlock(u.t, example, "sh", 0)
-	if !strings.Contains(setup, "phx_...") {
-		u.t.Fatalf("the worked example's first block no longer creates the Secret with phx_...:\n%s", setup)
+	secret := codeBlock(u.t, example, "sh", 0)
+	if !strings.Contains(secret, "phx_...") || !strings.Contains(secret, "-n "+u.hint("operator namespace:")+" ") {
+		u.t.Fatalf("the worked example's first block no longer creates the Secret with phx_... in the demo's "+
+			"operator namespace %s:\n%s", u.hint("operator namespace:"), secret)
 	}
-	mapping := codeBlock(u.t, example, "yaml", 0)
-	if !strings.Contains(mapping, "https://us.posthog.com") {
-		u.t.Fatalf("the worked example's manifest no longer names host https://us.posthog.com:\n%s", mapping)
+	out, err := u.shell(strings.ReplaceAll(secret, "phx_...", u.hint("API key:")))
+	if err == nil || !strings.Contains(out, `secrets "posthog-api-key" already exists`) {
+		u.t.Errorf("the README's Secret on the demo: %v, want: already exists (the demo's own Secret)", err)
 	}
-	mapping = strings.Replace(mapping, "https://us.posthog.com", u.hint("PostHog URL:"), 1)
-	if err := os.WriteFile(filepath.Join(u.work, "mapping.yaml"), []byte(mapping), 0o600); err != nil {
-		u.t.Fatal(err)
+
+	connection := codeBlock(u.t, example, "yaml", 0)
+	if !strings.Contains(connection, "kind: ClusterPostHogConnection") ||
+		!strings.Contains(connection, "https://us.posthog.com") {
+		u.t.Fatalf("the worked example's first manifest is no longer a ClusterPostHogConnection to "+
+			"https://us.posthog.com:\n%s", connection)
 	}
+	connection = strings.Replace(connection, "https://us.posthog.com", u.hint("PostHog URL:"), 1)
+	u.writeFile("connection.yaml", connection)
+	u.expect("the README's ClusterPostHogConnection on the demo", codeBlock(u.t, example, "sh", 1),
+		`(?m)^clusterposthogconnection\.iam\.posthog-operator\.io/posthog (unchanged|configured)$`,
+		`clusterposthogconnection\.iam\.posthog-operator\.io/posthog condition met`,
+		`(?m)^posthog\s+http://127\.0\.0\.1:\d+\s+`+uuid+`\s+\d+\s+True\s+True\s+Available\s`)
+
+	mapping := codeBlock(u.t, example, "yaml", 1)
+	if !strings.Contains(mapping, "kind: ClusterPostHogConnection") {
+		u.t.Fatalf("the worked example's mapping no longer names the ClusterPostHogConnection:\n%s", mapping)
+	}
+	u.writeFile("mapping.yaml", mapping)
 	u.expect("the README's worked example on the demo",
-		strings.ReplaceAll(setup, "phx_...", u.hint("API key:"))+codeBlock(u.t, example, "sh", 1),
+		codeBlock(u.t, example, "sh", 2)+codeBlock(u.t, example, "sh", 3),
+		`namespace/platform labeled`,
 		`roleexternalreference\.iam\.posthog-operator\.io/github-frontend condition met`,
 		`(?m)^github-frontend\s+github\s+Frontend team\s+`+uuid+`\s+`+uuid+`\s+True\s+True\s+Available\s`)
+}
+
+// writeFile writes a file into the shell's working directory.
+func (u *demoUser) writeFile(name, content string) {
+	u.t.Helper()
+	if err := os.WriteFile(filepath.Join(u.work, name), []byte(content), 0o600); err != nil {
+		u.t.Fatal(err)
+	}
 }
 
 // runWaitForPostHog runs the README's wait-for-posthog.sh on the worked
