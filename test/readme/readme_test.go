@@ -78,8 +78,23 @@ func TestTroubleshootingTableHasEveryReadyReason(t *testing.T) {
 			t.Errorf("the code sets the Ready reason %q, which the README's troubleshooting table lacks", reason)
 		}
 	}
+	checkClassifiedReasonsHaveRows(t, reasons, onKind)
+	for _, reason := range syncedOnly {
+		if !slices.Contains(slices.Collect(maps.Values(reasons)), reason) {
+			t.Errorf("syncedOnly names %q, which is no Reason constant any more", reason)
+		}
+		if !strings.Contains(readFile(t, readmeFile), "`"+reason+"`") {
+			t.Errorf("the README does not mention the Synced reason %q", reason)
+		}
+	}
+}
+
+// checkClassifiedReasonsHaveRows: every reason classification gives a kind
+// has a troubleshooting row for that kind (onKind: kind + "/" + reason).
+// A connection's verdicts are both connection kinds'.
+func checkClassifiedReasonsHaveRows(t *testing.T, reasons map[string]string, onKind map[string]bool) {
+	t.Helper()
 	for kind, kindReasons := range classifiedReasons(t, reasons) {
-		// A connection's verdicts are both connection kinds'.
 		kinds := []string{kind}
 		if kind == connKind {
 			kinds = append(kinds, clusterKind)
@@ -91,14 +106,6 @@ func TestTroubleshootingTableHasEveryReadyReason(t *testing.T) {
 						classifyGo, kind, reason, kind)
 				}
 			}
-		}
-	}
-	for _, reason := range syncedOnly {
-		if !slices.Contains(slices.Collect(maps.Values(reasons)), reason) {
-			t.Errorf("syncedOnly names %q, which is no Reason constant any more", reason)
-		}
-		if !strings.Contains(readFile(t, readmeFile), "`"+reason+"`") {
-			t.Errorf("the README does not mention the Synced reason %q", reason)
 		}
 	}
 }
