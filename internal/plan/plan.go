@@ -233,7 +233,7 @@ func (in Input) notes(s Summary) []string {
 	if s.Unverified > 0 {
 		notes = append(notes, "Planned without a cluster, the plan cannot know who owns a PostHog reference: "+
 			"each \"replace?\" is a replace if an object in the cluster owns that reference, and a conflict "+
-			"(nothing written) otherwise. Plan through the cluster (--connection or --cluster-connection) to know.")
+			"(nothing written) otherwise. Plan through the cluster (without --host) to know.")
 	}
 	if !in.Ownership && len(in.Pruners) > 0 {
 		notes = append(notes, "Planned without a cluster, only the manifests claim references: a reference "+
