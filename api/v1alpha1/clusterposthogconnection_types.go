@@ -31,6 +31,7 @@ type ClusterPostHogConnectionSpec struct {
 	// either namespaceSelector or namespaces may use it; with neither set,
 	// none may.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'] && ((e.operator in ['In', 'NotIn']) == (has(e.values) && size(e.values) > 0)))",message="each matchExpressions entry needs an operator In, NotIn, Exists or DoesNotExist; In and NotIn take values, Exists and DoesNotExist none"
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 
 	// namespaces allows the namespaces named here to use this connection.

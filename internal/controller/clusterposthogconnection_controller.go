@@ -55,21 +55,6 @@ func namespaceAllowed(conn *iamv1alpha1.ClusterPostHogConnection, ns metav1.Obje
 	return selector.Matches(labels.Set(ns.GetLabels())), nil
 }
 
-// checkAllowedNamespaces refuses a cluster connection whose
-// spec.namespaceSelector is not a valid selector (what the API server's
-// schema cannot check): no namespace could be told whether it may use it.
-func checkAllowedNamespaces(conn iamv1alpha1.Connection) error {
-	cluster, ok := conn.(*iamv1alpha1.ClusterPostHogConnection)
-	if !ok || cluster.Spec.NamespaceSelector == nil {
-		return nil
-	}
-	if _, err := metav1.LabelSelectorAsSelector(cluster.Spec.NamespaceSelector); err != nil {
-		return &connectionError{reason: iamv1alpha1.ReasonInvalidSpec,
-			message: fmt.Sprintf("spec.namespaceSelector is not a valid label selector: %v", err)}
-	}
-	return nil
-}
-
 // referencesInNamespace maps a namespace to its references that use a
 // ClusterPostHogConnection: a label added or removed may allow or refuse
 // them. (Nothing is deleted when a label goes: the objects say

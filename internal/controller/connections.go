@@ -191,8 +191,10 @@ func (c *Connections) checkNamespaceAllowed(
 	}
 	allowed, err := namespaceAllowed(conn, ns)
 	if err != nil {
-		return &connectionError{reason: iamv1alpha1.ReasonConnectionNotReady, message: fmt.Sprintf(
-			"ClusterPostHogConnection %q is not usable: %v", conn.Name, err)}
+		// What the schema cannot check (a label key Kubernetes refuses)
+		// allows nobody.
+		return &connectionError{reason: iamv1alpha1.ReasonConnectionNotAllowed, message: fmt.Sprintf(
+			"ClusterPostHogConnection %q allows no namespace: its %v", conn.Name, err)}
 	}
 	if !allowed {
 		return &connectionError{reason: iamv1alpha1.ReasonConnectionNotAllowed, message: fmt.Sprintf(
