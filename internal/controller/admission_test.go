@@ -86,6 +86,10 @@ func unset(path string) func(map[string]any) {
 	}
 }
 
+func acmeScopes() []any {
+	return []any{map[string]any{"provider": "github", "providerOrganizationId": "acme"}}
+}
+
 func invalidManifests() []admissionCase {
 	rer, phc, cphc := "RoleExternalReference", "PostHogConnection", "ClusterPostHogConnection"
 	long := func(n int) string { return strings.Repeat("a", n) }
@@ -130,11 +134,23 @@ func invalidManifests() []admissionCase {
 		{"apiKeySecretRef name empty", phc, set("apiKeySecretRef.name", ""), "spec.apiKeySecretRef.name"},
 		{"apiKeySecretRef key empty", phc, set("apiKeySecretRef.key", ""), "spec.apiKeySecretRef.key"},
 		{"apiKeySecretRef into another namespace", phc, set("apiKeySecretRef.namespace", "other"), "spec.apiKeySecretRef.namespace"},
+		{"prune mode unknown", phc, set("prune", map[string]any{"mode": "Delete", "scopes": acmeScopes()}), "spec.prune.mode"},
+		{"prune without scopes", phc, set("prune", map[string]any{"scopes": []any{}}), "spec.prune.scopes"},
+		{"prune scope without provider", phc, set("prune", map[string]any{"scopes": []any{
+			map[string]any{"providerOrganizationId": "acme"}}}), "spec.prune.scopes[0].provider"},
+		{"prune scope with a blank organization", phc, set("prune", map[string]any{"scopes": []any{
+			map[string]any{"provider": "github", "providerOrganizationId": "  "}}}), "spec.prune.scopes[0].providerOrganizationId"},
+		{"prune maxPerPass zero", phc, set("prune", map[string]any{"scopes": acmeScopes(), "maxPerPass": 0}),
+			"spec.prune.maxPerPass"},
 		{"cluster: organizationId not a UUID", cphc, set("organizationId", "my-org"), "spec.organizationId"},
 		{"cluster: host with a path", cphc, set("host", "https://us.posthog.com/api"), "spec.host"},
 		{"cluster: a namespace that is not a name", cphc, set("namespaces", []any{"Team_A"}), "spec.namespaces"},
 		{"cluster: a namespace twice", cphc, set("namespaces", []any{"a", "a"}), "spec.namespaces"},
 		{"cluster: a selector that is not one", cphc, set("namespaceSelector", "team=a"), "spec.namespaceSelector"},
+		{"cluster: In without values", cphc, set("namespaceSelector", map[string]any{"matchExpressions": []any{
+			map[string]any{"key": "team", "operator": "In"}}}), "spec.namespaceSelector"},
+		{"cluster: an unknown operator", cphc, set("namespaceSelector", map[string]any{"matchExpressions": []any{
+			map[string]any{"key": "team", "operator": "Equals", "values": []any{"a"}}}}), "spec.namespaceSelector"},
 		{"cluster: apiKeySecretRef into another namespace", cphc, set("apiKeySecretRef.namespace", "other"),
 			"spec.apiKeySecretRef.namespace"},
 	}
@@ -208,6 +224,7 @@ func TestValidManifestsAreAcceptedWithDefaults(t *testing.T) {
 	conn := validConnectionSpec()
 	delete(conn, "host")
 	delete(conn["apiKeySecretRef"].(map[string]any), "key")
+	conn["prune"] = map[string]any{"scopes": acmeScopes()}
 	for _, obj := range []*unstructured.Unstructured{
 		manifest("RoleExternalReference", ns, "valid-minimal", minimal),
 		manifest("PostHogConnection", ns, "valid-minimal", conn),
@@ -235,6 +252,10 @@ func TestValidManifestsAreAcceptedWithDefaults(t *testing.T) {
 	}
 	if got.Spec.Host != "https://us.posthog.com" || got.Spec.APIKeySecretRef.Key != "apiKey" {
 		t.Fatalf("defaults not applied: host %q, key %q", got.Spec.Host, got.Spec.APIKeySecretRef.Key)
+	}
+	if got.Spec.Prune.Mode != iamv1alpha1.PruneDryRun || got.Spec.Prune.MaxPerPass != 10 {
+		t.Fatalf("prune defaults not applied: mode %q, maxPerPass %d (want DryRun, 10)",
+			got.Spec.Prune.Mode, got.Spec.Prune.MaxPerPass)
 	}
 }
 

@@ -198,7 +198,7 @@ func TestAPausedReferenceSendsNothingAndResumesWhenUnpaused(t *testing.T) {
 
 		// Paused while PostHog holds its spec: still Current, Suspended in Argo CD.
 		h.annotate(ready, iamv1alpha1.AnnotationPaused, "true")
-		h.eventuallySynced("held", metav1.ConditionFalse, iamv1alpha1.ReasonPaused)
+		h.eventuallyNotSynced("held", iamv1alpha1.ReasonPaused)
 		sent := len(h.posthog.Requests())
 		h.g.Consistently(func(g Gomega) {
 			ref := h.get("held")
@@ -313,7 +313,7 @@ func TestAPausedConnectionPausesItsReferencesEvenTheirDeletion(t *testing.T) {
 		ready := h.eventuallyReady("behind", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 
 		h.annotate(h.connection(), iamv1alpha1.AnnotationPaused, "true")
-		h.eventuallySynced("behind", metav1.ConditionFalse, iamv1alpha1.ReasonPaused)
+		h.eventuallyNotSynced("behind", iamv1alpha1.ReasonPaused)
 		h.g.Eventually(func(g Gomega) {
 			conn := h.connection()
 			synced := conditionOf(conn.Status.Conditions, iamv1alpha1.ConditionSynced)
@@ -362,13 +362,15 @@ func TestReconcileRequestedAtChecksAtOnceWithOneLookup(t *testing.T) {
 	})
 }
 
-func (h *harness) eventuallySynced(name string, want metav1.ConditionStatus, reason string) {
+// eventuallyNotSynced waits until the reference's last look at PostHog
+// failed (Synced=False) for reason.
+func (h *harness) eventuallyNotSynced(name, reason string) {
 	h.t.Helper()
 	h.g.Eventually(func(g Gomega) {
 		synced := conditionOf(h.get(name).Status.Conditions, iamv1alpha1.ConditionSynced)
 		g.Expect(synced).NotTo(BeNil())
 		g.Expect(synced.Reason).To(Equal(reason), synced.Message)
-		g.Expect(synced.Status).To(Equal(want))
+		g.Expect(synced.Status).To(Equal(metav1.ConditionFalse))
 	}).WithTimeout(20 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
 }
 

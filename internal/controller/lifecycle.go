@@ -217,6 +217,7 @@ func (s *referenceSync) removeFinalizer(ctx context.Context) outcome {
 		return kubernetesFailure(client.IgnoreNotFound(err))
 	}
 	s.reconciler.refusedWrites.forget(s.ref.UID)
+	s.reconciler.Settled.forget(s.ref.UID)
 	return outcome{finalizerRemoved: true}
 }
 

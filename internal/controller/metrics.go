@@ -32,6 +32,12 @@ import (
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 )
 
+// The label names the metrics share.
+const (
+	labelNamespace  = "namespace"
+	labelConnection = "connection"
+)
+
 // The kind label values of posthog_operator_objects.
 const (
 	kindRoleExternalReference = "RoleExternalReference"
@@ -48,7 +54,7 @@ var objectsDesc = prometheus.NewDesc(
 		"namespace and the status "+
 		"(\"Unknown\" when there is none yet) and reason of their Ready condition. "+
 		"Reported by the leader only.",
-	[]string{"kind", "namespace", "ready", "reason"}, nil,
+	[]string{"kind", labelNamespace, "ready", "reason"}, nil,
 )
 
 var unmanagedDesc = prometheus.NewDesc(
@@ -56,8 +62,32 @@ var unmanagedDesc = prometheus.NewDesc(
 	"Role external references PostHog holds in a connection's organization that no "+
 		"RoleExternalReference records, as of the connection's last check (namespace \"\" for a "+
 		"ClusterPostHogConnection). Reported by the leader only.",
-	[]string{"namespace", "connection"}, nil,
+	[]string{labelNamespace, labelConnection}, nil,
 )
+
+var pruneCandidatesDesc = prometheus.NewDesc(
+	"posthog_operator_prune_candidates",
+	"References in the scopes of a connection's spec.prune that nobody declares, as of its last prune pass "+
+		"(namespace \"\" for a ClusterPostHogConnection). Reported by the leader only.",
+	[]string{labelNamespace, labelConnection}, nil,
+)
+
+// registerPrunedCounter registers posthog_operator_pruned_total with reg,
+// or returns the one reg already holds (several managers in one process,
+// as in tests).
+func registerPrunedCounter(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	counter := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "posthog_operator_pruned_total",
+		Help: "References deleted by connections' prune passes (spec.prune.mode Enforce).",
+	}, []string{labelNamespace, labelConnection})
+	err := reg.Register(counter)
+	if already, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+		if existing, ok := already.ExistingCollector.(*prometheus.CounterVec); ok {
+			return existing, nil
+		}
+	}
+	return counter, err
+}
 
 // objectsSource is where an objectsCollector counts: a manager's cache and
 // the channel closed when that manager becomes the leader.
@@ -100,6 +130,7 @@ func registerObjectsCollector(reg prometheus.Registerer, reader client.Reader, e
 func (c *objectsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- objectsDesc
 	ch <- unmanagedDesc
+	ch <- pruneCandidatesDesc
 }
 
 type objectsKey struct{ kind, namespace, ready, reason string }
@@ -141,6 +172,10 @@ func (c *objectsCollector) Collect(ch chan<- prometheus.Metric) {
 		if status.References != nil {
 			ch <- prometheus.MustNewConstMetric(unmanagedDesc, prometheus.GaugeValue,
 				float64(status.References.Unmanaged), conn.GetNamespace(), conn.GetName())
+		}
+		if status.Prune != nil {
+			ch <- prometheus.MustNewConstMetric(pruneCandidatesDesc, prometheus.GaugeValue,
+				float64(status.Prune.Candidates), conn.GetNamespace(), conn.GetName())
 		}
 	}
 	var conns iamv1alpha1.PostHogConnectionList

@@ -121,7 +121,9 @@ func TestObjectsGaugeRegistration(t *testing.T) {
 		described = append(described, d.String())
 	}
 	g.Expect(described).To(ConsistOf(ContainSubstring(`fqName: "`+objectsMetric+`"`),
-		ContainSubstring(`fqName: "posthog_operator_unmanaged_references"`)))
+		ContainSubstring(`fqName: "posthog_operator_unmanaged_references"`),
+		ContainSubstring(`fqName: "posthog_operator_prune_candidates"`),
+		ContainSubstring(`fqName: "posthog_operator_pruned_total"`)))
 	// Neither manager was started, so neither leads.
 	g.Expect(gatherObjects(g, reg)).To(BeEmpty())
 }

@@ -54,6 +54,8 @@ type PostHogConnectionReconciler struct {
 	// ResyncPeriod is how often a Ready connection is re-checked.
 	ResyncPeriod time.Duration
 	Recorder     events.EventRecorder
+	// Pruner runs the prune pass of a connection with spec.prune.
+	Pruner *pruner
 }
 
 // ConnectionFinalizer keeps a PostHogConnection while references being
@@ -136,9 +138,6 @@ func (r *PostHogConnectionReconciler) check(ctx context.Context, conn iamv1alpha
 			message: "Paused by the " + iamv1alpha1.AnnotationPaused + " annotation; nothing is sent to PostHog, " +
 				"for this connection nor for the references using it"}
 	}
-	if err := checkAllowedNamespaces(conn); err != nil {
-		return connectionFailure(err)
-	}
 	api, err := r.Connections.ForConnection(ctx, conn)
 	if err != nil {
 		return connectionFailure(err)
@@ -158,6 +157,11 @@ func (r *PostHogConnectionReconciler) check(ctx context.Context, conn iamv1alpha
 		return kubernetesFailure(err)
 	}
 	status.References = counts
+	if spec.Prune != nil {
+		status.Prune = r.Pruner.pass(ctx, conn, api, refs, walked, r.Lister)
+	} else {
+		status.Prune = nil
+	}
 	refused, err := r.refusedWrites(ctx, conn)
 	if err != nil {
 		return kubernetesFailure(err)

@@ -67,6 +67,10 @@ type RoleExternalReferenceReconciler struct {
 	// Clock times refused writes (the real clock when nil).
 	Clock clock.PassiveClock
 
+	// Settled learns of every reconcile this manager finishes, for the
+	// prune guard (see prune.go).
+	Settled *settledObjects
+
 	refusedWrites *refusedWrites
 }
 
@@ -91,7 +95,11 @@ func (r *RoleExternalReferenceReconciler) Reconcile(ctx context.Context, req ctr
 	} else {
 		o = s.reconcileDeletion(ctx) // see deletion.go
 	}
-	return s.record(ctx, o)
+	result, err := s.record(ctx, o)
+	if ref.DeletionTimestamp.IsZero() && (o.reason != "" || o.err != nil) {
+		r.Settled.record(ref, o)
+	}
+	return result, err
 }
 
 // referenceSync is one reconcile of one RoleExternalReference.
@@ -601,6 +609,9 @@ func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager) err
 		r.Clock = clock.RealClock{}
 	}
 	r.refusedWrites = &refusedWrites{clock: r.Clock, period: resyncOrDefault(r.ResyncPeriod)}
+	if r.Settled == nil {
+		r.Settled = &settledObjects{}
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.RoleExternalReference{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
 		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.requestsForReferencesUsing)).

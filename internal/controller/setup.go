@@ -113,6 +113,10 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	if err := registerObjectsCollector(cfg.Metrics, mgr.GetClient(), mgr.Elected()); err != nil {
 		return err
 	}
+	pruned, err := registerPrunedCounter(cfg.Metrics)
+	if err != nil {
+		return err
+	}
 	allowedHosts, err := posthog.ParseAllowedHosts(cmp.Or(cfg.AllowedHosts, posthog.DefaultAllowedHosts))
 	if err != nil {
 		return fmt.Errorf("--allowed-hosts: %w", err)
@@ -128,6 +132,9 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		ClusterResourceNamespace: cfg.ClusterResourceNamespace,
 		NamespacedDisabled:       cfg.NamespacedConnectionsDisabled,
 	}
+	settled := &settledObjects{}
+	pruner := &pruner{reader: mgr.GetClient(), newExternal: newExternal, settled: settled, clock: cfg.Clock,
+		period: resyncOrDefault(cfg.ResyncPeriod), recorder: recorder, pruned: pruned}
 	for _, kind := range []string{iamv1alpha1.KindPostHogConnection, iamv1alpha1.KindClusterPostHogConnection} {
 		if err := (&PostHogConnectionReconciler{
 			Kind:         kind,
@@ -137,6 +144,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 			Lister:       lister,
 			ResyncPeriod: cfg.ResyncPeriod,
 			Recorder:     recorder,
+			Pruner:       pruner,
 		}).SetupWithManager(mgr); err != nil {
 			return err
 		}
@@ -150,6 +158,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		ResyncPeriod:            cfg.ResyncPeriod,
 		MaxConcurrentReconciles: cfg.MaxConcurrentReconciles,
 		Clock:                   cfg.Clock,
+		Settled:                 settled,
 	}).SetupWithManager(mgr)
 }
 

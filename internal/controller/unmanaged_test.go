@@ -30,13 +30,13 @@ import (
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
 )
 
-// unmanagedGauge reads posthog_operator_unmanaged_references of the
-// harness's connection.
-func unmanagedGauge(g Gomega, reg prometheus.Gatherer, namespace string) (float64, bool) {
+// connectionMetric reads a per-connection metric (a gauge or a counter,
+// labelled namespace and connection) of the harness's connection.
+func connectionMetric(g Gomega, reg prometheus.Gatherer, metric, namespace string) (float64, bool) {
 	families, err := reg.Gather()
 	g.Expect(err).NotTo(HaveOccurred())
 	for _, f := range families {
-		if f.GetName() != "posthog_operator_unmanaged_references" {
+		if f.GetName() != metric {
 			continue
 		}
 		for _, m := range f.GetMetric() {
@@ -45,6 +45,9 @@ func unmanagedGauge(g Gomega, reg prometheus.Gatherer, namespace string) (float6
 				labels[l.GetName()] = l.GetValue()
 			}
 			if labels["namespace"] == namespace && labels["connection"] == connectionName {
+				if m.GetCounter() != nil {
+					return m.GetCounter().GetValue(), true
+				}
 				return m.GetGauge().GetValue(), true
 			}
 		}
@@ -73,7 +76,7 @@ func TestAConnectionCountsWhatPostHogHoldsThatNobodyDeclaresWithoutAnExtraWalk(t
 			counts := h.connection().Status.References
 			g.Expect(counts).NotTo(BeNil())
 			g.Expect(*counts).To(Equal(iamv1alpha1.ReferenceCounts{Total: 3, Managed: 1, Unmanaged: 2}))
-			value, ok := unmanagedGauge(g, reg, h.namespace)
+			value, ok := connectionMetric(g, reg, "posthog_operator_unmanaged_references", h.namespace)
 			g.Expect(ok).To(BeTrue())
 			g.Expect(value).To(Equal(2.0))
 		}).WithTimeout(20 * time.Second).Should(Succeed())

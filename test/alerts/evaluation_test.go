@@ -68,7 +68,7 @@ func firing(t *testing.T, series ...string) map[string][]firedAlert {
 	if len(errs) > 0 {
 		t.Fatalf("rulefmt: %v", errs)
 	}
-	data := constantSeries{}
+	data := make(constantSeries, 0, len(series))
 	for _, text := range series {
 		lset, err := parser.ParseMetric(text)
 		if err != nil {
@@ -92,9 +92,7 @@ func firing(t *testing.T, series ...string) map[string][]firedAlert {
 			if rule.Alert == "" {
 				continue
 			}
-			for _, alert := range evaluate(t, rule, query) {
-				out[rule.Alert] = append(out[rule.Alert], alert)
-			}
+			out[rule.Alert] = append(out[rule.Alert], evaluate(t, rule, query)...)
 		}
 	}
 	return out

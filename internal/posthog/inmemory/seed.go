@@ -184,6 +184,26 @@ func (s *Server) PutReference(orgID string, spec posthog.ReferenceSpec) (posthog
 	return s.insert(org, valid, nil).reference(), nil
 }
 
+// PutReferenceCreatedAt is PutReference for a reference made at
+// createdAt: one made by hand long ago.
+func (s *Server) PutReferenceCreatedAt(
+	orgID string, spec posthog.ReferenceSpec, createdAt time.Time,
+) (posthog.Reference, error) {
+	ref, err := s.PutReference(orgID, spec)
+	if err != nil {
+		return ref, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rec := range s.orgs[canonicalID(orgID)].records {
+		if rec.ref.ID == ref.ID {
+			rec.ref.CreatedAt = createdAt.UTC().Truncate(time.Microsecond)
+			ref = rec.ref
+		}
+	}
+	return ref, nil
+}
+
 // DeleteReference deletes a reference behind the operator's back and
 // reports whether it existed.
 func (s *Server) DeleteReference(orgID, id string) bool {
