@@ -161,7 +161,8 @@ func (c Connection) Host() string {
 // Config is the PostHog client config of the connection: its host (which
 // allowed must list, checked before the Secret is read), its organization
 // and the API key from its Secret.
-func (c Connection) Config(ctx context.Context, kube client.Client, allowed posthog.AllowedHosts) (posthog.Config, error) {
+func (c Connection) Config(ctx context.Context, kube client.Client,
+	allowed posthog.AllowedHosts) (posthog.Config, error) {
 	spec := c.Object.ConnectionSpec()
 	host := c.Host()
 	if err := CheckHost(allowed, host, "spec.host of "+c.Describe); err != nil {
