@@ -62,11 +62,11 @@ type PostHogConnectionReconciler struct {
 // deleted still need it to delete their PostHog references.
 const ConnectionFinalizer = "iam.posthog-operator.io/in-use"
 
-// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections/status,verbs=get;patch
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=posthogconnections/finalizers,verbs=update
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections,verbs=get;list;watch;patch
-// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections/status,verbs=get;patch
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=clusterposthogconnections/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",namespace=system,resources=secrets,verbs=get;list;watch

@@ -74,8 +74,8 @@ type RoleExternalReferenceReconciler struct {
 	refusedWrites *refusedWrites
 }
 
-// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=roleexternalreferences,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=roleexternalreferences/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=roleexternalreferences,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=roleexternalreferences/status,verbs=get;patch
 // +kubebuilder:rbac:groups=iam.posthog-operator.io,resources=roleexternalreferences/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
