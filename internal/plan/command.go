@@ -606,15 +606,16 @@ func (o *options) addLive(ctx context.Context, c *cluster, g *gathering, namespa
 	for i := range live {
 		ref := &live[i]
 		if twin := byName[types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}]; twin != nil {
-			twin.Status.ID = ref.Status.ID
+			twin.Status.ID, twin.Status.DeletePending = ref.Status.ID, ref.Status.DeletePending
 			continue
 		}
+		// An object whose connection is unknown claims in every
+		// organization, as the prune pass has it: a missing connection might
+		// point anywhere.
 		obj := Object{Ref: ref}
 		if conn := c.conns[connKey(ref.Spec.ConnectionRef, ref.Namespace)]; conn != nil {
 			obj.Connection = conn.Describe
 			obj.Target = TargetKey(conn.Host(), conn.Object.ConnectionSpec().OrganizationID)
-		} else if c.listed {
-			continue // its connection is gone: it reaches no organization
 		}
 		g.in.Objects = append(g.in.Objects, obj)
 	}

@@ -462,3 +462,40 @@ func TestHelpSaysTheCostAndTheExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// As the prune pass: a recorded id is owned whatever the organization of
+// the recording object's connection, and an object whose connection is
+// missing claims its keys in every organization.
+func TestPruneClaimsAsThePrunePassDoes(t *testing.T) {
+	ph := newPostHog(t)
+	kube := ph.cluster(t)
+	ctx := context.Background()
+	other := &iamv1alpha1.ClusterPostHogConnection{ObjectMeta: metav1.ObjectMeta{Name: "other-org"},
+		Spec: iamv1alpha1.ClusterPostHogConnectionSpec{PostHogConnectionSpec: iamv1alpha1.PostHogConnectionSpec{
+			Host: ph.url, OrganizationID: "00000000-0000-4000-8000-0000000000aa",
+			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: "other-key"}}}}
+	elsewhere := &iamv1alpha1.RoleExternalReference{ObjectMeta: metav1.ObjectMeta{Namespace: "team-b", Name: "elsewhere"},
+		Spec: iamv1alpha1.RoleExternalReferenceSpec{ConnectionRef: iamv1alpha1.ConnectionReference{
+			Kind: iamv1alpha1.KindClusterPostHogConnection, Name: "other-org"}, Provider: "linear",
+			ProviderOrganizationID: "x", ProviderRoleID: "y", ProviderRoleName: "Y", RoleName: "Admins"}}
+	lost := &iamv1alpha1.RoleExternalReference{ObjectMeta: metav1.ObjectMeta{Namespace: "team-c", Name: "lost"},
+		Spec: iamv1alpha1.RoleExternalReferenceSpec{ConnectionRef: iamv1alpha1.ConnectionReference{Name: "gone"},
+			Provider: "github", ProviderOrganizationID: "ACME", ProviderRoleID: "100", ProviderRoleName: "Z",
+			RoleName: "Admins"}}
+	for _, obj := range []client.Object{other, elsewhere, lost} {
+		if err := kube.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elsewhere.Status.ID = ph.refs["200"].ID
+	if err := kube.Status().Update(ctx, elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	manifests := ph.manifests(t)
+	manifests = manifests[:strings.Index(manifests, "kind: RoleExternalReference")] // the connection only
+	got := runPlan(t, kube, nil, manifests, "-f", "-", "--allowed-hosts", ph.url)
+	if n := strings.Count(got.stdout, "- prune"); n != 1 || !strings.Contains(got.stdout, "- prune      "+
+		ph.refs["500"].ID) {
+		t.Errorf("want 500 alone pruned:\n%s%s", got.stdout, got.stderr)
+	}
+}

@@ -506,8 +506,9 @@ func (t *Target) summary(r posthog.Reference) string {
 }
 
 // prune lists what pr would delete: references inside its scopes that no
-// object owns or claims, in its organization (an object whose organization
-// is unknown claims in every one).
+// object owns (records, in any organization) or claims (asks for, through
+// a connection to pr's organization; an object whose organization is
+// unknown claims in every one), as the controller's prune pass counts them.
 func (in Input) prune(pr Pruner) []Line {
 	target := in.Targets[pr.Target]
 	if target == nil {
@@ -515,11 +516,14 @@ func (in Input) prune(pr Pruner) []Line {
 	}
 	var claims controller.Claims
 	for _, o := range in.Objects {
+		if in.Ownership { // as the prune pass: any recorded id is owned, ids being UUIDs
+			claims.Own(o.Ref.Status.ID)
+			if pending := o.Ref.Status.DeletePending; pending != nil {
+				claims.Own(pending.ID)
+			}
+		}
 		if o.Target != pr.Target && o.Target != "" {
 			continue
-		}
-		if in.Ownership {
-			claims.Own(o.Ref.Status.ID)
 		}
 		claims.Claim(controller.DesiredSpec(o.Ref, ""))
 	}
