@@ -118,7 +118,6 @@ func TestInstallPaths(t *testing.T) {
 			can(true, "watch "+crdRoleExternalReferences, "--all-namespaces"),
 			can(true, "patch "+crdRoleExternalReferences, "--subresource=status", "-n", samplesNamespace),
 			can(true, "create events.events.k8s.io", "-n", samplesNamespace),
-			can(true, "update leases.coordination.k8s.io", "-n", namespace),
 			can(true, "create tokenreviews.authentication.k8s.io"),
 			can(false, "create secrets", "-n", samplesNamespace),
 			can(false, "update secrets", "-n", samplesNamespace),
@@ -175,11 +174,10 @@ func TestInstallPaths(t *testing.T) {
 			}
 		}
 		sa := "system:serviceaccount:" + relNamespace + ":watched-posthog-operator-controller-manager"
-		checkRights(t, sa, []canI{
+		checkRights(t, sa, slices.Concat(leaderLeaseRights(relNamespace), []canI{
 			can(true, "list secrets", "-n", "team-a"),
 			can(true, "list secrets", "-n", relNamespace),
 			can(true, "patch "+crdRoleExternalReferences, "-n", "team-a"),
-			can(true, "update leases.coordination.k8s.io", "-n", relNamespace),
 			// Cluster-scoped: a Role cannot grant them, the ClusterRole does.
 			can(true, "watch "+crdClusterConnections),
 			can(true, "list namespaces"),
@@ -187,9 +185,34 @@ func TestInstallPaths(t *testing.T) {
 			can(false, "list secrets", "--all-namespaces"),
 			can(false, "list "+crdRoleExternalReferences, "-n", "team-b"),
 			can(false, "list "+crdRoleExternalReferences, "--all-namespaces"),
-		})
+		}))
 		run(t, root, env, nil, helm, "uninstall", rel, "--kubeconfig", kc, "--namespace", relNamespace)
 	})
+}
+
+// leaderLease is the Lease cmd/main.go elects through (LeaderElectionID).
+const leaderLease = "leases.coordination.k8s.io/posthog-operator.iam.posthog-operator.io"
+
+// leaderLeaseRights are a manager's leader election rights in its namespace
+// ns: its own Lease and no other, and none outside ns. create cannot be
+// limited by name, so it is granted for any Lease in ns.
+func leaderLeaseRights(ns string) []canI {
+	return []canI{
+		can(true, "get "+leaderLease, "-n", ns),
+		can(true, "update "+leaderLease, "-n", ns),
+		can(true, "create leases.coordination.k8s.io", "-n", ns),
+		can(true, "create events", "-n", ns),
+		can(false, "get leases.coordination.k8s.io/another-operator", "-n", ns),
+		can(false, "update leases.coordination.k8s.io/another-operator", "-n", ns),
+		can(false, "patch leases.coordination.k8s.io/another-operator", "-n", ns),
+		can(false, "delete "+leaderLease, "-n", ns),
+		can(false, "list leases.coordination.k8s.io", "-n", ns),
+		can(false, "watch leases.coordination.k8s.io", "-n", ns),
+		can(false, "update "+leaderLease, "-n", samplesNamespace),
+		can(false, "create leases.coordination.k8s.io", "-n", samplesNamespace),
+		can(false, "get configmaps", "-n", ns),
+		can(false, "update configmaps", "-n", ns),
+	}
 }
 
 // defaultPostureRights are the Secret rights of a manager in namespace ns
@@ -219,9 +242,10 @@ func centralPostureRights(ns string) []canI {
 
 // connectionRights hold in both postures: the Secrets of
 // ClusterPostHogConnections in the manager's namespace ns, the cluster-scoped
-// kind and namespaces, and never a write to Secrets.
+// kind and namespaces, its own leader election Lease, and never a write to
+// Secrets.
 func connectionRights(ns string) []canI {
-	return []canI{
+	return append(leaderLeaseRights(ns), []canI{
 		can(true, "get secrets", "-n", ns),
 		can(true, "list secrets", "-n", ns),
 		can(true, "watch secrets", "-n", ns),
@@ -238,7 +262,7 @@ func connectionRights(ns string) []canI {
 		can(false, "create secrets", "-n", ns),
 		can(false, "update secrets", "-n", ns),
 		can(false, "delete namespaces"),
-	}
+	}...)
 }
 
 // createNamespaces creates namespaces (server-side apply: existing ones are kept).
