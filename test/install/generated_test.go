@@ -23,6 +23,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -30,6 +31,13 @@ import (
 
 // The committed outputs of generators must be what the generators produce
 // from the committed inputs: reviewers read them, and users install them.
+//
+// `make test` runs `make manifests generate fmt` before the tests, so the
+// files on disk are freshly generated when these tests run: compared with
+// fresh output, they would always match. The tests therefore read the
+// generated side as git's index holds it (what `git commit` records, and on
+// a clean clone what was committed), and only generate into scratch
+// directories.
 
 func TestGeneratedManifestsAreCurrent(t *testing.T) {
 	controllerGen := controllerGenPath(t)
@@ -41,47 +49,60 @@ func TestGeneratedManifestsAreCurrent(t *testing.T) {
 		"output:crd:artifacts:config="+filepath.Join(out, "crd"),
 		"output:rbac:artifacts:config="+filepath.Join(out, "rbac"))
 
-	assertSameDir(t, filepath.Join(out, "crd"), filepath.Join(root, "config", "crd", "bases"), "make manifests")
-	assertSameFile(t, filepath.Join(out, "rbac", "role.yaml"), filepath.Join(root, "config", "rbac", "role.yaml"),
-		"make manifests")
+	committed := committedFiles(t, root)
+	const hint = "make manifests"
+	freshCRDs := filepath.Join(out, "crd")
+	if got, want := committed.names(t, "config/crd/bases"), dirNames(t, freshCRDs); !slices.Equal(got, want) {
+		t.Errorf("committed config/crd/bases has %v, controller-gen writes %v: run `%s` and commit the result",
+			got, want, hint)
+	}
+	for _, name := range dirNames(t, freshCRDs) {
+		committed.assertHolds(t, "config/crd/bases/"+name, readFile(t, filepath.Join(freshCRDs, name)), hint)
+	}
+	committed.assertHolds(t, "config/rbac/role.yaml", readFile(t, filepath.Join(out, "rbac", "role.yaml")), hint)
 }
 
+// TestChartFilesMatchConfig compares the committed copies under
+// dist/chart/files with the committed config/ files they copy (which
+// TestGeneratedManifestsAreCurrent compares with the generators' output).
 func TestChartFilesMatchConfig(t *testing.T) {
 	t.Parallel()
-	root := repoRoot(t)
-	files := filepath.Join(root, "dist", "chart", "files")
+	committed := committedFiles(t, repoRoot(t))
+	const files = "dist/chart/files"
 	const hint = "make helm-chart-crds"
 
-	assertSameDir(t, filepath.Join(root, "config", "crd", "bases"), filepath.Join(files, "crds"), hint)
-	assertSameFile(t, filepath.Join(root, "config", "rbac", "role.yaml"), filepath.Join(files, "rbac", "role.yaml"), hint)
-
-	helpers, err := filepath.Glob(filepath.Join(root, "config", "rbac", "*_*_role.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	crds := committed.names(t, "config/crd/bases")
+	if got := committed.names(t, files+"/crds"); !slices.Equal(got, crds) {
+		t.Errorf("committed %s/crds has %v, config/crd/bases has %v: run `%s` and commit the result",
+			files, got, crds, hint)
 	}
+	for _, name := range crds {
+		committed.assertHolds(t, files+"/crds/"+name, committed.file(t, "config/crd/bases/"+name), hint)
+	}
+	committed.assertHolds(t, files+"/rbac/role.yaml", committed.file(t, "config/rbac/role.yaml"), hint)
+
 	helperRole := regexp.MustCompile(`_(admin|editor|viewer)_role\.yaml$`)
 	var want []string
-	for _, h := range helpers {
-		if name := filepath.Base(h); helperRole.MatchString(name) {
+	for _, name := range committed.names(t, "config/rbac") {
+		if helperRole.MatchString(name) {
 			want = append(want, name)
-			assertSameFile(t, h, filepath.Join(files, "rbac", "helpers", name), hint)
+			committed.assertHolds(t, files+"/rbac/helpers/"+name, committed.file(t, "config/rbac/"+name), hint)
 		}
 	}
-	if got := dirNames(t, filepath.Join(files, "rbac", "helpers")); !slices.Equal(got, want) {
-		t.Errorf("dist/chart/files/rbac/helpers has %v, config/rbac has %v: run `%s`", got, want, hint)
+	if got := committed.names(t, files+"/rbac/helpers"); !slices.Equal(got, want) {
+		t.Errorf("committed %s/rbac/helpers has %v, config/rbac has %v: run `%s` and commit the result",
+			files, got, want, hint)
 	}
 }
 
+// TestInstallerIsCurrent renders config/default as it is on disk (freshly
+// generated under `make test`) and compares it with the committed
+// dist/install.yaml, which `make test` does not regenerate.
 func TestInstallerIsCurrent(t *testing.T) {
 	requireAssets(t)
 	t.Parallel()
-	root := repoRoot(t)
-	want := kustomizeBuild(t, "config/default")
-	got := readFile(t, filepath.Join(root, "dist", "install.yaml"))
-	if !bytes.Equal(got, want) {
-		t.Errorf("dist/install.yaml differs from `kustomize build config/default`: run `make build-installer`\n%s",
-			firstDifference(want, got))
-	}
+	committed := committedFiles(t, repoRoot(t))
+	committed.assertHolds(t, "dist/install.yaml", kustomizeBuild(t, "config/default"), "make build-installer")
 }
 
 // TestDefaultImageIsConsistent keeps the Makefile's IMG, the kustomize image,
@@ -150,24 +171,66 @@ func dirNames(t *testing.T, dir string) []string {
 	return names
 }
 
-// assertSameDir checks that want and got hold the same file names with the same bytes.
-func assertSameDir(t *testing.T, want, got, hint string) {
-	t.Helper()
-	wantNames, gotNames := dirNames(t, want), dirNames(t, got)
-	if !slices.Equal(wantNames, gotNames) {
-		t.Errorf("%s has %v, %s has %v: run `%s`", got, gotNames, want, wantNames, hint)
-		return
-	}
-	for _, name := range wantNames {
-		assertSameFile(t, filepath.Join(want, name), filepath.Join(got, name), hint)
-	}
+// committedTree reads the repository's files as they are committed: from
+// git's index, or, outside a git checkout (an unpacked source archive), from
+// the disk, which is then the only copy there is.
+type committedTree struct {
+	root string
+	git  bool
 }
 
-func assertSameFile(t *testing.T, want, got, hint string) {
+// committedFiles returns the committed view of the repository at root.
+func committedFiles(t *testing.T, root string) committedTree {
 	t.Helper()
-	w, g := readFile(t, want), readFile(t, got)
-	if !bytes.Equal(w, g) {
-		t.Errorf("%s differs from %s: run `%s`\n%s", got, want, hint, firstDifference(w, g))
+	out, _, err := runErr(t, root, nil, nil, "git", "rev-parse", "--is-inside-work-tree")
+	if err != nil || strings.TrimSpace(string(out)) != "true" {
+		t.Logf("%s is not a git checkout (%v): comparing with the files on disk, which `make test` regenerates "+
+			"before testing, so a stale committed file is not caught here", root, err)
+		return committedTree{root: root}
+	}
+	return committedTree{root: root, git: true}
+}
+
+// file returns the committed content of rel, a slash-separated path from the root.
+func (c committedTree) file(t *testing.T, rel string) []byte {
+	t.Helper()
+	if !c.git {
+		return readFile(t, filepath.Join(c.root, filepath.FromSlash(rel)))
+	}
+	// ":./path" is the index's blob for path, relative to -C's directory.
+	out, stderr, err := runErr(t, c.root, nil, nil, "git", "show", ":./"+rel)
+	if err != nil {
+		t.Fatalf("%s is not in git's index (%v: %s): generate it and `git add` it", rel, err, bytes.TrimSpace(stderr))
+	}
+	return out
+}
+
+// names lists the committed files directly in dir, sorted.
+func (c committedTree) names(t *testing.T, dir string) []string {
+	t.Helper()
+	if !c.git {
+		return dirNames(t, filepath.Join(c.root, filepath.FromSlash(dir)))
+	}
+	out, stderr, err := runErr(t, c.root, nil, nil, "git", "ls-files", "-z", "--", dir+"/")
+	if err != nil {
+		t.Fatalf("git ls-files %s: %v: %s", dir, err, bytes.TrimSpace(stderr))
+	}
+	var names []string
+	for p := range strings.SplitSeq(string(out), "\x00") {
+		if name, ok := strings.CutPrefix(p, dir+"/"); ok && name != "" && !strings.Contains(name, "/") {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// assertHolds checks that the committed rel is want; hint is the command
+// that regenerates it.
+func (c committedTree) assertHolds(t *testing.T, rel string, want []byte, hint string) {
+	t.Helper()
+	if got := c.file(t, rel); !bytes.Equal(got, want) {
+		t.Errorf("the committed %s is stale: run `%s` and commit the result\n%s", rel, hint, firstDifference(want, got))
 	}
 }
 
