@@ -2,6 +2,7 @@ package posthog
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -28,6 +29,24 @@ const (
 	// Larger than PostHog's default of 100 to spend fewer requests of the
 	// key's budget; PostHog's own UI asks for 1000.
 	DefaultPageSize = 500
+	// DefaultMaxReferences is how many items one walk of a list keeps at
+	// most when Config.MaxReferences names no other bound: generous for an
+	// organization's role external references, and a bound all the same.
+	DefaultMaxReferences = 100_000
+)
+
+// Bounds on what one answer may cost, under Config.MaxResponseBytes.
+const (
+	// referenceBudget is how large a listed reference may be on average. A
+	// reference PostHog writes takes about 700 bytes with its created_by
+	// user; this is three times that.
+	referenceBudget = 2 << 10
+	// pageEnvelope is a page's count, links and JSON around its results.
+	pageEnvelope = 16 << 10
+	// objectBudget bounds every answer that is not a list page: one
+	// reference, a lookup, an error body (only its start is read for the
+	// detail anyway) or a delete's empty body.
+	objectBudget = 64 << 10
 )
 
 const (
@@ -48,7 +67,6 @@ var (
 	errKeyEmpty        = fmt.Errorf("%w: API key is empty", ErrInvalidConfig)
 	errKeyMalformed    = fmt.Errorf("%w: API key contains whitespace or control characters", ErrInvalidConfig)
 	errInsecureTLS     = fmt.Errorf("%w: HTTP client must verify TLS certificates", ErrInvalidConfig)
-	errBodyTooLarge    = errors.New("response body exceeds the size limit")
 	errMissingRefField = errors.New(`response has no "reference" field`)
 	errReferenceNoID   = errors.New("reference in response has no id")
 	errRoleNoID        = errors.New("role in response has no id")
@@ -73,8 +91,15 @@ type Config struct {
 	// RequestTimeout bounds each call's HTTP request, reading the response
 	// included, but not its wait in the limiter (default 30s).
 	RequestTimeout time.Duration
-	// MaxResponseBytes caps a response body (default 4 MiB).
+	// MaxResponseBytes caps any response body (default 4 MiB). A list page
+	// of references is bounded tighter, by the page size asked for (about
+	// 2 KiB per reference), and any other answer to 64 KiB; only a page of
+	// roles, whose members lists have no useful bound, may take all of it.
 	MaxResponseBytes int64
+	// MaxReferences caps how many items one walk keeps (ListAll's
+	// references, ListRoles' roles): a list that reports or holds more ends
+	// in a KindTooLarge error (default DefaultMaxReferences).
+	MaxReferences int
 	// MaxLimiterWait is the longest a call queues in the limiter; a longer
 	// wait returns KindThrottled at once so the caller can requeue instead
 	// of holding a worker (default 30s).
@@ -113,6 +138,7 @@ type Client struct {
 	requestTimeout time.Duration
 	maxLimiterWait time.Duration
 	maxBody        int64
+	maxItems       int
 }
 
 var _ API = (*Client)(nil)
@@ -148,6 +174,7 @@ func NewClient(cfg Config) (*Client, error) {
 		requestTimeout: positiveOr(cfg.RequestTimeout, DefaultRequestTimeout),
 		maxLimiterWait: positiveOr(cfg.MaxLimiterWait, DefaultMaxLimiterWait),
 		maxBody:        positiveOr(cfg.MaxResponseBytes, DefaultMaxResponseBytes),
+		maxItems:       positiveOr(cfg.MaxReferences, DefaultMaxReferences),
 	}, nil
 }
 
@@ -166,7 +193,7 @@ func clockOrReal(c clock.Clock) clock.Clock {
 	return c
 }
 
-func positiveOr[T time.Duration | int64](v, fallback T) T {
+func positiveOr[T time.Duration | int64 | int](v, fallback T) T {
 	if v > 0 {
 		return v
 	}
@@ -266,11 +293,13 @@ var (
 	routeRoles  = route{method: http.MethodGet, name: "roles"}
 )
 
-// call is one API call: a route, the URL to send it to and a JSON body.
+// call is one API call: a route, the URL to send it to, a JSON body, and
+// how large its answer may be (objectBudget when zero).
 type call struct {
-	rt     route
-	target *url.URL
-	body   []byte
+	rt      route
+	target  *url.URL
+	body    []byte
+	maxBody int64
 }
 
 // response is a 2xx response, its body read in full.
@@ -316,11 +345,13 @@ func lookupQuery(q LookupQuery) (url.Values, error) {
 
 // List implements API.
 func (c *Client) List(ctx context.Context, opts ListOptions) (Page, error) {
-	return c.listPage(ctx, c.endpoint("", listQuery(opts)))
+	return c.listPage(ctx, c.endpoint("", listQuery(opts)), opts.Limit)
 }
 
-func (c *Client) listPage(ctx context.Context, target *url.URL) (Page, error) {
-	resp, err := c.do(ctx, call{rt: routeList, target: target})
+// listPage reads one page of references, of at most limit of them (PostHog's
+// default page when limit is zero).
+func (c *Client) listPage(ctx context.Context, target *url.URL, limit int) (Page, error) {
+	resp, err := c.do(ctx, call{rt: routeList, target: target, maxBody: pageBudget(limit)})
 	if err != nil {
 		return Page{}, err
 	}
@@ -351,9 +382,21 @@ func setIfNotEmpty(query url.Values, name, value string) {
 	}
 }
 
+// pageBudget is how large a page of limit references may be.
+func pageBudget(limit int) int64 {
+	if limit <= 0 {
+		limit = postHogPageSize
+	}
+	return int64(limit)*referenceBudget + pageEnvelope
+}
+
+// postHogPageSize is the page PostHog answers when no limit is asked.
+const postHogPageSize = 100
+
 // ListAll implements API. Offset pagination is not a snapshot: a reference
 // created or deleted meanwhile can shift others across pages, so results are
 // de-duplicated by id, and a reference missed this time is seen next resync.
+// The walk is bounded (see walkPages).
 func (c *Client) ListAll(ctx context.Context, opts ListOptions) ([]Reference, error) {
 	if opts.Limit <= 0 {
 		opts.Limit = DefaultPageSize
@@ -364,10 +407,10 @@ func (c *Client) ListAll(ctx context.Context, opts ListOptions) ([]Reference, er
 		return c.endpoint("", listQuery(o))
 	}
 	fetch := func(ctx context.Context, target *url.URL) (pageOf[Reference], error) {
-		page, err := c.listPage(ctx, target)
+		page, err := c.listPage(ctx, target, opts.Limit)
 		return pageOf[Reference]{Count: page.Count, Next: page.Next, Results: page.Results}, err
 	}
-	return walkPages(ctx, c, opts.Offset, at, fetch, func(ref Reference) string { return ref.ID })
+	return walkPages(ctx, c, routeList, opts.Offset, at, fetch, func(ref Reference) string { return ref.ID })
 }
 
 // ListRoles implements API: every page of the organization's roles, walked
@@ -384,11 +427,11 @@ func (c *Client) ListRoles(ctx context.Context) ([]Role, error) {
 		u.RawQuery = query.Encode()
 		return &u
 	}
-	return walkPages(ctx, c, 0, at, c.rolesPage, func(role Role) string { return role.ID })
+	return walkPages(ctx, c, routeRoles, 0, at, c.rolesPage, func(role Role) string { return role.ID })
 }
 
 func (c *Client) rolesPage(ctx context.Context, target *url.URL) (pageOf[Role], error) {
-	resp, err := c.do(ctx, call{rt: routeRoles, target: target})
+	resp, err := c.do(ctx, call{rt: routeRoles, target: target, maxBody: c.maxBody})
 	if err != nil {
 		return pageOf[Role]{}, err
 	}
@@ -410,30 +453,101 @@ type pageOf[T any] struct {
 // until a page says there is no more, comes back empty, or the offset
 // reaches the count. Items are de-duplicated by id. It stops at the first
 // error and then returns no items.
-func walkPages[T any](ctx context.Context, c *Client, start int, at func(offset int) *url.URL,
+//
+// What a server sends cannot make it walk forever or keep without bound
+// (see walk.check): a page that adds no new item while more are announced,
+// more pages than the first page's count allows, or more items than
+// Config.MaxReferences end the walk with an error. Only one page is held
+// at a time besides the items kept.
+func walkPages[T any](ctx context.Context, c *Client, rt route, start int, at func(offset int) *url.URL,
 	fetch func(context.Context, *url.URL) (pageOf[T], error), id func(T) string,
 ) ([]T, error) {
 	var all []T
-	seen := map[string]bool{}
-	offset := start
-	target := at(offset)
+	seen := map[string]struct{}{}
+	w := walk{rt: rt, start: start, offset: start, maxItems: c.maxItems}
+	target := at(w.offset)
 	for {
 		page, err := fetch(ctx, target)
 		if err != nil {
 			return nil, err
 		}
+		added := 0
 		for _, item := range page.Results {
-			if key := id(item); !seen[key] {
-				seen[key] = true
+			if key := id(item); !has(seen, key) {
+				seen[key] = struct{}{}
 				all = append(all, item)
+				added++
 			}
 		}
-		offset += len(page.Results)
-		if page.Next == nil || len(page.Results) == 0 || offset >= page.Count {
-			return all, nil
+		done, err := w.check(page.Count, len(page.Results), added, len(all), page.Next != nil)
+		if err != nil || done {
+			if err != nil {
+				all = nil
+			}
+			return all, err
 		}
-		target = c.nextPage(*page.Next, at(offset))
+		next := *page.Next
+		page = pageOf[T]{} // the next page is read without this one held
+		target = c.nextPage(next, at(w.offset))
 	}
+}
+
+func has(set map[string]struct{}, key string) bool {
+	_, ok := set[key]
+	return ok
+}
+
+// walk is one paginated walk's progress, and the bounds that end it.
+type walk struct {
+	rt       route
+	start    int
+	offset   int
+	pages    int
+	maxItems int
+	// perPage and count are the first page's size and reported count,
+	// which bound how many pages the walk may take.
+	perPage, count int
+}
+
+// maxExtraPages is how many pages past the first page's count a walk may
+// read: references created while the walk runs shift later ones onward.
+const maxExtraPages = 1
+
+// check records one page (its reported count, its length, how many new
+// items it added, how many items are kept, whether it links a next page)
+// and says whether the walk is done, or why it must stop.
+func (w *walk) check(count, length, added, kept int, hasNext bool) (bool, error) {
+	w.pages++
+	w.offset += length
+	if w.pages == 1 {
+		w.perPage, w.count = length, count
+		if count > w.maxItems {
+			return false, walkError(w.rt, KindTooLarge, ErrTooManyItems, fmt.Sprintf(
+				"the list reports %d items, more than the %d allowed",
+				count, w.maxItems))
+		}
+	}
+	switch {
+	case kept > w.maxItems:
+		return false, walkError(w.rt, KindTooLarge, ErrTooManyItems, fmt.Sprintf(
+			"the list holds more than the %d items allowed", w.maxItems))
+	case !hasNext || length == 0 || w.offset >= count:
+		return true, nil
+	case added == 0:
+		return false, walkError(w.rt, KindPagination, ErrPageAddsNothing, fmt.Sprintf(
+			"page %d added no item not seen on an earlier page, yet announces a next one", w.pages))
+	case w.pages >= w.allowedPages():
+		return false, walkError(w.rt, KindPagination, ErrTooManyPages, fmt.Sprintf(
+			"read %d pages of %d items, and the first page's count of %d allows no more, yet a next page is announced",
+			w.pages, w.perPage, w.count))
+	}
+	return false, nil
+}
+
+// allowedPages is how many pages the first page's count allows.
+func (w *walk) allowedPages() int {
+	remaining := max(w.count-w.start, 0)
+	return (remaining+w.perPage-1)/max(w.perPage, 1) + maxExtraPages
 }
 
 // nextPage follows PostHog's next link only when it points at the very
@@ -519,7 +633,7 @@ func (c *Client) do(ctx context.Context, cl call) (response, error) {
 		return response{}, transportError(cl.rt, err, c.scrub)
 	}
 	defer drainAndClose(resp.Body)
-	body, readErr := readLimited(resp.Body, c.maxBody)
+	body, readErr := readLimited(resp.Body, min(cmp.Or(cl.maxBody, objectBudget), c.maxBody))
 	observeRequest(cl.rt, resp.StatusCode, time.Since(start))
 	return c.interpret(cl.rt, resp, body, readErr)
 }
@@ -576,8 +690,9 @@ func (c *Client) interpret(rt route, resp *http.Response, body []byte, readErr e
 			c.limiter.Pause(failure.RetryAfter)
 		}
 		return response{}, failure
-	case errors.Is(readErr, errBodyTooLarge):
-		return response{}, decodeError(rt, status, readErr, c.scrub)
+	case errors.Is(readErr, ErrBodyTooLarge):
+		return response{}, &Error{Kind: KindTooLarge, StatusCode: status, Method: rt.method, Endpoint: rt.name,
+			Detail: readErr.Error(), err: readErr}
 	case readErr != nil:
 		return response{}, transportError(rt, readErr, c.scrub)
 	}
@@ -605,7 +720,7 @@ func (c *Client) redirectRefused(rt route, resp *http.Response) *Error {
 func readLimited(body io.Reader, limit int64) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(body, limit+1))
 	if int64(len(data)) > limit {
-		return data[:limit], errBodyTooLarge
+		return data[:limit], fmt.Errorf("%w of %d bytes", ErrBodyTooLarge, limit)
 	}
 	return data, err
 }

@@ -539,7 +539,7 @@ func TestContractFaultsAreClassified(t *testing.T) {
 		{"a connection reset is a transport error", inmemory.ResetConnection(), posthog.KindTransport},
 		{"an HTML page with status 200 is undecodable", inmemory.HTMLPage(200), posthog.KindDecode},
 		{"truncated JSON is undecodable", inmemory.MalformedJSON(), posthog.KindDecode},
-		{"a huge body is cut off and undecodable", inmemory.HugeBody(), posthog.KindDecode},
+		{"a huge body is cut off at the page's bound", inmemory.HugeBody(), posthog.KindTooLarge},
 		{"a 429 is throttled", inmemory.Throttle(7), posthog.KindThrottled},
 	}
 	for _, tt := range tests {

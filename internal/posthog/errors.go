@@ -59,6 +59,25 @@ const (
 	// versions) the key's user no longer a member. It says nothing about any
 	// reference: a DELETE answered so deleted nothing.
 	KindOrganizationNotFound
+	// KindTooLarge is an answer past a bound the client keeps: a body
+	// larger than its call's limit (a page larger than the page asked for
+	// can be), or a list reporting or holding more items than
+	// Config.MaxReferences. Nothing read is kept.
+	KindTooLarge
+	// KindPagination is a list whose pages do not add up: a page that adds
+	// no item not seen before while it announces a next one, or more pages
+	// than the first page's count allows. A proxy or a server answering
+	// wrongly; the walk stops instead of following it forever.
+	KindPagination
+)
+
+// What a bounded answer was stopped for; an *Error of KindTooLarge or
+// KindPagination wraps one of them (errors.Is).
+var (
+	ErrBodyTooLarge    = errors.New("the answer exceeds the size limit")
+	ErrTooManyItems    = errors.New("the list holds more items than allowed")
+	ErrPageAddsNothing = errors.New("a page added no new item")
+	ErrTooManyPages    = errors.New("more pages than the list's count allows")
 )
 
 var kindNames = map[Kind]string{
@@ -75,6 +94,8 @@ var kindNames = map[Kind]string{
 	KindDecode:           "undecodable response",
 
 	KindOrganizationNotFound: "organization not found",
+	KindTooLarge:             "answer too large",
+	KindPagination:           "pages do not add up",
 }
 
 // String returns a short human name for k.
@@ -448,6 +469,12 @@ func decodeError(rt route, status int, err error, s sanitizer) *Error {
 		cause:      s.clean(err.Error(), maxDetailRunes),
 		err:        err,
 	}
+}
+
+// walkError stops a list walk at a bound: why (one of the Err… above) and
+// what was seen.
+func walkError(rt route, kind Kind, why error, detail string) *Error {
+	return &Error{Kind: kind, Method: rt.method, Endpoint: rt.name, Detail: detail, err: why}
 }
 
 // requestError reports a call refused before anything was sent.

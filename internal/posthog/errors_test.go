@@ -405,7 +405,7 @@ func TestTransportErrorsUnwrapToTheCause(t *testing.T) {
 
 func TestKindStringsAreReadable(t *testing.T) {
 	t.Parallel()
-	for kind := KindUnknown; kind <= KindDecode; kind++ {
+	for kind := KindUnknown; kind <= KindPagination; kind++ {
 		if strings.HasPrefix(kind.String(), "kind(") {
 			t.Errorf("kind %d has no name", kind)
 		}
