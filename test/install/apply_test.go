@@ -94,6 +94,16 @@ func TestInstallPaths(t *testing.T) {
 		// ../network-policy line would put it.
 		dryRun(t, renamedOverlay(t, "config/network-policy", namespace, "posthog-operator-"), "-f", "-")
 	})
+	t.Run("chart with a verified ServiceMonitor dry run", func(t *testing.T) {
+		dryRun(t, helmTemplate(t, "--values", customValuesFile(t), "--values", verifiedMetricsValuesFile(t)),
+			"-f", "-")
+	})
+	t.Run("config/prometheus dry run", func(t *testing.T) {
+		dryRun(t, prometheusOverlay(t, false), "-f", "-")
+	})
+	t.Run("config/prometheus with verify-tls dry run", func(t *testing.T) {
+		dryRun(t, prometheusOverlay(t, true), "-f", "-")
+	})
 	t.Run("samples dry run", func(t *testing.T) {
 		out := kubectl(t, nil, "apply", "--server-side", "--dry-run=server", "-k", filepath.Join("config", "samples"),
 			"--namespace", samplesNamespace)
@@ -188,6 +198,55 @@ func TestInstallPaths(t *testing.T) {
 		}))
 		run(t, root, env, nil, helm, "uninstall", rel, "--kubeconfig", kc, "--namespace", relNamespace)
 	})
+}
+
+// TestPrometheusVerifyTLSComponent checks config/prometheus' ServiceMonitor
+// as config/default would name it: it skips verifying the metrics
+// certificate, unless the verify-tls component is added, which verifies it
+// against the CA of metrics-server-cert (the Secret config/default's
+// [METRICS-WITH-CERTS] patch serves) for the metrics Service's DNS name.
+func TestPrometheusVerifyTLSComponent(t *testing.T) {
+	t.Parallel()
+	const monitor = "posthog-operator-controller-manager-metrics-monitor"
+	// The Service config/default renders, in its namespace.
+	service := "posthog-operator-controller-manager-metrics-service." + namespace + ".svc"
+	if find(parseObjects(t, kustomizeBuild(t, "config/default")), "Service",
+		strings.SplitN(service, ".", 2)[0]) == nil {
+		t.Fatalf("config/default renders no Service %s: the component's serverName is stale", service)
+	}
+
+	sm := mustFind(t, parseObjects(t, prometheusOverlay(t, false)), "ServiceMonitor", monitor)
+	assertField(t, sm, map[string]any{"insecureSkipVerify": true}, "spec", "endpoints", "0", "tlsConfig")
+
+	sm = mustFind(t, parseObjects(t, prometheusOverlay(t, true)), "ServiceMonitor", monitor)
+	assertField(t, sm, map[string]any{
+		"serverName": service,
+		"ca":         map[string]any{"secret": map[string]any{"name": "metrics-server-cert", "key": "ca.crt"}},
+	}, "spec", "endpoints", "0", "tlsConfig")
+	assertField(t, sm, "/var/run/secrets/kubernetes.io/serviceaccount/token",
+		"spec", "endpoints", "0", "bearerTokenFile")
+}
+
+// prometheusOverlay builds config/prometheus with config/default's namespace
+// and name prefix, as its commented-out ../prometheus line would, with the
+// verify-tls component or without.
+func prometheusOverlay(t *testing.T, verify bool) []byte {
+	t.Helper()
+	tmp := t.TempDir()
+	// kustomize takes bases and components by relative path only.
+	dir, err := filepath.Rel(tmp, filepath.Join(repoRoot(t), "config", "prometheus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kustomization := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" +
+		"namespace: " + namespace + "\nnamePrefix: posthog-operator-\nresources:\n- " + dir + "\n"
+	if verify {
+		kustomization += "components:\n- " + filepath.Join(dir, "verify-tls") + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "kustomization.yaml"), []byte(kustomization), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kustomizeBuild(t, tmp)
 }
 
 // leaderLease is the Lease cmd/main.go elects through (LeaderElectionID).

@@ -87,6 +87,68 @@ func TestChartLints(t *testing.T) {
 	chart := filepath.Join(root, "dist", "chart")
 	run(t, root, helmEnv(t), nil, helm, "lint", "--strict", chart)
 	run(t, root, helmEnv(t), nil, helm, "lint", "--strict", chart, "--values", customValuesFile(t))
+	run(t, root, helmEnv(t), nil, helm, "lint", "--strict", chart, "--values", customValuesFile(t),
+		"--values", verifiedMetricsValuesFile(t))
+}
+
+// verifiedMetricsValues has the ServiceMonitor verify the metrics
+// certificate against a CA Secret, for a name of its own.
+const verifiedMetricsValues = `
+metrics:
+  serviceMonitor:
+    enabled: true
+    tlsConfig:
+      ca: {secret: {name: metrics-server-cert, key: ca.crt}}
+      serverName: metrics.posthog.example.com
+`
+
+func verifiedMetricsValuesFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "verified-metrics.yaml")
+	if err := os.WriteFile(path, []byte(verifiedMetricsValues), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestChartServiceMonitorVerifiesTLS checks that the ServiceMonitor skips
+// verifying the metrics certificate only when no CA is given, and otherwise
+// verifies it against that CA, for the Service's DNS name or the one given.
+func TestChartServiceMonitorVerifiesTLS(t *testing.T) {
+	helmPath(t)
+	t.Parallel()
+	const monitor = "posthog-operator-controller-manager-metrics-monitor"
+	serviceName := "posthog-operator-controller-manager-metrics-service." + namespace + ".svc"
+	for _, tc := range []struct {
+		name string
+		args []string
+		want map[string]any
+	}{
+		{"without a CA, verification is skipped", nil,
+			map[string]any{"serverName": serviceName, "insecureSkipVerify": true}},
+		{"a CA Secret is verified for the Service's name",
+			[]string{"--set", "metrics.serviceMonitor.tlsConfig.ca.secret.name=metrics-server-cert",
+				"--set", "metrics.serviceMonitor.tlsConfig.ca.secret.key=ca.crt"},
+			map[string]any{"serverName": serviceName, "ca": map[string]any{
+				"secret": map[string]any{"name": "metrics-server-cert", "key": "ca.crt"}}}},
+		{"a CA ConfigMap is verified for the name given",
+			[]string{"--set", "metrics.serviceMonitor.tlsConfig.ca.configMap.name=metrics-ca",
+				"--set", "metrics.serviceMonitor.tlsConfig.ca.configMap.key=ca.pem",
+				"--set", "metrics.serviceMonitor.tlsConfig.serverName=metrics.posthog.example.com"},
+			map[string]any{"serverName": "metrics.posthog.example.com", "ca": map[string]any{
+				"configMap": map[string]any{"name": "metrics-ca", "key": "ca.pem"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			objs := parseObjects(t, helmTemplate(t, append([]string{"--set", "metrics.serviceMonitor.enabled=true"},
+				tc.args...)...))
+			sm := mustFind(t, objs, "ServiceMonitor", monitor)
+			assertField(t, sm, tc.want, "spec", "endpoints", "0", "tlsConfig")
+			// Prometheus authenticates to the manager with its token either way.
+			assertField(t, sm, "/var/run/secrets/kubernetes.io/serviceaccount/token",
+				"spec", "endpoints", "0", "bearerTokenFile")
+		})
+	}
 }
 
 func TestChartDefaults(t *testing.T) {
@@ -422,6 +484,22 @@ func TestChartRejectsInvalidValues(t *testing.T) {
 			"/clusterResourceNamespace"},
 		{"disruption budget", []string{"--set", "podDisruptionBudget.minAvailable=half"},
 			"/podDisruptionBudget/minAvailable"},
+		{"metrics CA in a Secret and a ConfigMap", []string{
+			"--set", "metrics.serviceMonitor.tlsConfig.ca.secret.name=a",
+			"--set", "metrics.serviceMonitor.tlsConfig.ca.secret.key=ca.crt",
+			"--set", "metrics.serviceMonitor.tlsConfig.ca.configMap.name=b",
+			"--set", "metrics.serviceMonitor.tlsConfig.ca.configMap.key=ca.crt",
+		}, "/metrics/serviceMonitor/tlsConfig/ca"},
+		{"metrics CA without a key", []string{"--set", "metrics.serviceMonitor.tlsConfig.ca.secret.name=a"},
+			"/metrics/serviceMonitor/tlsConfig/ca/secret"},
+		{"metrics CA of another kind", []string{"--set", "metrics.serviceMonitor.tlsConfig.ca.file=/ca.crt"},
+			"/metrics/serviceMonitor/tlsConfig/ca"},
+		{"metrics server name", []string{"--set", "metrics.serviceMonitor.tlsConfig.serverName=https://metrics"},
+			"/metrics/serviceMonitor/tlsConfig/serverName"},
+		{"metrics CA for plain HTTP metrics", []string{"--set", "metrics.secure=false",
+			"--set", "metrics.serviceMonitor.enabled=true",
+			"--set", "metrics.serviceMonitor.tlsConfig.ca.secret.name=a",
+			"--set", "metrics.serviceMonitor.tlsConfig.ca.secret.key=ca.crt"}, "needs metrics.secure"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"template", release, chart}, tc.args...)
