@@ -19,6 +19,7 @@ package controller_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -246,12 +247,20 @@ func TestA429WaitsTheTimePostHogNames(t *testing.T) {
 		h.create(h.reference("slow"))
 
 		h.eventuallyReady("slow", metav1.ConditionFalse, iamv1alpha1.ReasonThrottled)
-		throttledAt := time.Now()
 		h.eventuallyReady("slow", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
-
-		h.g.Expect(time.Since(throttledAt)).To(BeNumerically(">=", 500*time.Millisecond),
-			"the retry honoured PostHog's wait instead of retrying at once")
 		h.g.Expect(h.remote()).To(HaveLen(1))
+
+		// Timed on PostHog's side: the next request of any kind arrives no
+		// sooner than the named second after the 429 arrived (its answer
+		// left later still), however late the test saw the status.
+		requests := h.posthog.Requests()
+		throttled := slices.IndexFunc(requests, func(r inmemory.Request) bool {
+			return r.Status == http.StatusTooManyRequests
+		})
+		h.g.Expect(throttled).NotTo(Equal(-1), "PostHog answered a 429")
+		h.g.Expect(len(requests)).To(BeNumerically(">", throttled+1), "a request followed the 429")
+		h.g.Expect(requests[throttled+1].Time.Sub(requests[throttled].Time)).To(BeNumerically(">=", time.Second),
+			"the retry honoured PostHog's wait instead of retrying at once")
 	})
 }
 
@@ -259,12 +268,30 @@ func TestABurstOf5xxIsRetriedWithBackoffUntilPostHogRecovers(t *testing.T) {
 	forEachStrategy(t, func(t *testing.T, observe string) {
 		h := newHarness(t, harnessOptions{observe: observe})
 		h.connect()
-		h.posthog.AddFault(inmemory.Fault{Method: http.MethodPost, Times: 4, Action: inmemory.ServerError(http.StatusBadGateway)})
+		const failures = 6
+		h.posthog.AddFault(inmemory.Fault{Method: http.MethodPost, Times: failures,
+			Action: inmemory.ServerError(http.StatusBadGateway)})
 		h.create(h.reference("flaky"))
 
 		h.eventuallyReady("flaky", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
 		h.g.Expect(h.remote()).To(HaveLen(1))
-		h.g.Expect(h.posthog.CountRequests(http.MethodPost, inmemory.EndpointCreate)).To(Equal(5))
+		var creates []inmemory.Request
+		for _, r := range h.posthog.Requests() {
+			if r.Method == http.MethodPost && r.Endpoint == inmemory.EndpointCreate {
+				creates = append(creates, r)
+			}
+		}
+		h.g.Expect(creates).To(HaveLen(failures + 1))
+		// Backoff, timed on PostHog's side: the workqueue waits 5 ms after
+		// the first failure and doubles the wait after each one, so the
+		// n-th retry arrives at least 5 ms·2^(n-1) after the failure before
+		// it (an immediate retry would not).
+		wait := 5 * time.Millisecond
+		for i := 1; i < len(creates); i++ {
+			h.g.Expect(creates[i].Time.Sub(creates[i-1].Time)).To(BeNumerically(">=", wait),
+				"retry %d came sooner than the backoff allows", i)
+			wait *= 2
+		}
 	})
 }
 

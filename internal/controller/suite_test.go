@@ -67,12 +67,21 @@ var (
 	k8s        client.Client
 )
 
+// eventuallyTimeout is the package's default Eventually timeout.
+const eventuallyTimeout = 20 * time.Second
+
 func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))
 }
 
 func runSuite(m *testing.M) int {
 	flag.Parse()
+	// Gomega waits 1 s by default, which a loaded two-core machine running
+	// -race overshoots: every Eventually in the package waits up to
+	// eventuallyTimeout unless it names its own timeout. NewWithT copies
+	// these defaults, so they are set before any test starts.
+	SetDefaultEventuallyTimeout(eventuallyTimeout)
+	SetDefaultEventuallyPollingInterval(50 * time.Millisecond)
 	for _, name := range []string{"test.fuzz", "test.list"} {
 		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
 			return m.Run() // fuzzing and listing need no control plane
