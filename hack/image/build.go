@@ -23,6 +23,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -60,8 +61,12 @@ type Options struct {
 	Ref string
 	// Arch is the binary's GOARCH.
 	Arch string
-	// CABundle is a PEM bundle for /etc/ssl/certs/ca-certificates.crt; empty leaves it out.
-	CABundle string
+	// CABundle is the PEM bundle installed as /etc/ssl/certs/ca-certificates.crt;
+	// nil leaves it out.
+	CABundle []byte
+	// CABundleFrom says where CABundle comes from, for the SBOM: module@version
+	// or a file.
+	CABundleFrom string
 	// Labels are added to (and override) the default OCI labels.
 	Labels map[string]string
 	// Created stamps the config, the history and every file, for reproducible digests.
@@ -69,21 +74,30 @@ type Options struct {
 }
 
 // Build assembles the image: one layer on an empty base, since no base image
-// can be pulled here.
-func Build(o Options) (v1.Image, error) {
+// can be pulled here. It returns the image and its SBOM, which the image
+// also carries (SBOMPath).
+func Build(o Options) (v1.Image, []byte, error) {
 	tag, err := tagOf(o.Ref)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rootfs, err := rootfsTar(o)
+	binary, err := os.ReadFile(o.Binary)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("manager binary: %w", err)
+	}
+	sbom, err := SBOM(binary, tag, o.CABundle, o.CABundleFrom, o.Created)
+	if err != nil {
+		return nil, nil, err
+	}
+	rootfs, err := rootfsTar(o, binary, sbom)
+	if err != nil {
+		return nil, nil, err
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(rootfs)), nil
 	}, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
-		return nil, fmt.Errorf("layer: %w", err)
+		return nil, nil, fmt.Errorf("layer: %w", err)
 	}
 
 	// OCI media types throughout: empty.Image starts out as a Docker schema 2
@@ -95,17 +109,17 @@ func Build(o Options) (v1.Image, error) {
 		Layer: layer,
 		History: v1.History{
 			Created:   created,
-			CreatedBy: "hack/image: /manager, /etc/passwd, /etc/group, CA certificates",
+			CreatedBy: "hack/image: /manager, its SBOM, /etc/passwd, /etc/group, CA certificates",
 			Comment:   "built without a container engine",
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("append layer: %w", err)
+		return nil, nil, fmt.Errorf("append layer: %w", err)
 	}
 
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, nil, fmt.Errorf("config: %w", err)
 	}
 	cfg = cfg.DeepCopy()
 	cfg.Created = created
@@ -118,7 +132,7 @@ func Build(o Options) (v1.Image, error) {
 	cfg.Config.Env = []string{
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 	}
-	if o.CABundle != "" {
+	if o.CABundle != nil {
 		cfg.Config.Env = append(cfg.Config.Env, "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt")
 	}
 	cfg.Config.Labels = map[string]string{
@@ -132,25 +146,15 @@ func Build(o Options) (v1.Image, error) {
 	maps.Copy(cfg.Config.Labels, o.Labels)
 	img, err = mutate.ConfigFile(img, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("set config: %w", err)
+		return nil, nil, fmt.Errorf("set config: %w", err)
 	}
-	return img, nil
+	return img, sbom, nil
 }
 
 // rootfsTar returns the single layer: a distroless-like tree with the
-// manager. Owners and modes are set here, not taken from the host, so the
-// layer is the same wherever it is built.
-func rootfsTar(o Options) ([]byte, error) {
-	binary, err := os.ReadFile(o.Binary)
-	if err != nil {
-		return nil, fmt.Errorf("manager binary: %w", err)
-	}
-	var caBundle []byte
-	if o.CABundle != "" {
-		if caBundle, err = os.ReadFile(o.CABundle); err != nil {
-			return nil, fmt.Errorf("CA bundle: %w", err)
-		}
-	}
+// manager and its SBOM. Owners and modes are set here, not taken from the
+// host, so the layer is the same wherever it is built.
+func rootfsTar(o Options, binary, sbom []byte) ([]byte, error) {
 
 	type entry struct {
 		name     string
@@ -166,15 +170,17 @@ func rootfsTar(o Options) ([]byte, error) {
 		{name: "home/", mode: 0o755, dir: true},
 		{name: "home/nonroot/", mode: 0o700, uid: nonrootUID, gid: nonrootGID, dir: true},
 		{name: "manager", mode: 0o755, data: binary},
+		{name: path.Dir(SBOMPath) + "/", mode: 0o755, dir: true},
+		{name: SBOMPath, mode: 0o644, data: sbom},
 		// The manager writes nothing to disk, but libraries that fall back to
 		// os.TempDir get a writable place when the root filesystem is not read-only.
 		{name: "tmp/", mode: 0o1777, dir: true},
 	}
-	if caBundle != nil {
+	if o.CABundle != nil {
 		entries = append(entries,
 			entry{name: "etc/ssl/", mode: 0o755, dir: true},
 			entry{name: "etc/ssl/certs/", mode: 0o755, dir: true},
-			entry{name: "etc/ssl/certs/ca-certificates.crt", mode: 0o644, data: caBundle},
+			entry{name: "etc/ssl/certs/ca-certificates.crt", mode: 0o644, data: o.CABundle},
 		)
 	}
 

@@ -19,6 +19,10 @@ limitations under the License.
 // neither a daemon nor a registry is reachable, the Dockerfile cannot run.
 // The image mirrors the Dockerfile's distroless static:nonroot result: the
 // binary at /manager, a nonroot user 65532, CA certificates, and no shell.
+// The CA certificates are Mozilla's roots from the Go module go.mod pins
+// (golang.org/x/crypto/x509roots/fallback), not the build machine's; the
+// image carries a CycloneDX SBOM of the manager at /sbom, also written next
+// to the archive.
 //
 // The output is one tar that is both an OCI image layout (index.json,
 // blobs/) and a `docker save` archive (manifest.json), so `docker load`,
@@ -29,9 +33,11 @@ limitations under the License.
 package main
 
 import (
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -43,15 +49,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(2)
 	}
-	img, err := Build(opts)
+	img, sbom, err := Build(opts)
 	if err == nil {
 		err = WriteArchive(img, opts.Ref, out, opts.Created)
+	}
+	if err == nil {
+		err = os.WriteFile(sbomPath(out), sbom, 0o644)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("image: wrote %s (%s)\n", out, opts.Ref)
+	fmt.Printf("image: wrote %s (%s, CA bundle from %s) and its SBOM %s\n", out, opts.Ref, opts.CABundleFrom,
+		sbomPath(out))
+}
+
+// sbomPath is where the SBOM goes next to the archive out:
+// dist/image/posthog-operator.tar gives dist/image/posthog-operator.cdx.json.
+func sbomPath(out string) string {
+	return strings.TrimSuffix(out, filepath.Ext(out)) + ".cdx.json"
 }
 
 // labelFlags collects repeated --label key=value flags.
@@ -75,9 +91,10 @@ func parseFlags(args []string) (Options, string, error) {
 	fs.StringVar(&o.Binary, "binary", "", "the static linux manager binary to install as /manager (required)")
 	fs.StringVar(&o.Ref, "image", "", "the image reference to tag the archive with, e.g. ghcr.io/org/repo:v1 (required)")
 	fs.StringVar(&o.Arch, "arch", "amd64", "the binary's GOARCH, recorded in the image config")
-	fs.StringVar(&o.CABundle, "ca-bundle", "/etc/ssl/certs/ca-certificates.crt",
-		"PEM CA bundle installed at /etc/ssl/certs/ca-certificates.crt (the manager calls PostHog over HTTPS); "+
-			"empty to leave it out")
+	caBundle := fs.String("ca-bundle", mozilla,
+		"the CA bundle installed at /etc/ssl/certs/ca-certificates.crt (the manager calls PostHog over HTTPS): "+
+			mozilla+" for Mozilla's roots from "+rootsModule+" at the version go.mod pins, "+
+			"a PEM file (e.g. with a private CA), or empty to leave it out")
 	out := fs.String("output", "", "the archive to write (required)")
 	fs.Var(labels, "label", "an extra image label key=value (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -92,7 +109,39 @@ func parseFlags(args []string) (Options, string, error) {
 	}
 	o.Created = created
 	o.Labels = labels
+	if o.CABundle, o.CABundleFrom, err = readCABundle(*caBundle); err != nil {
+		return Options{}, "", err
+	}
 	return o, *out, nil
+}
+
+// mozilla is the --ca-bundle value for rootsModule's roots.
+const mozilla = "mozilla"
+
+// readCABundle returns the bundle --ca-bundle names and where it comes from.
+func readCABundle(flagValue string) ([]byte, string, error) {
+	switch flagValue {
+	case "":
+		return nil, "", nil
+	case mozilla:
+		roots, version, err := mozillaRoots()
+		if err != nil {
+			return nil, "", err
+		}
+		if version == "" {
+			return nil, "", fmt.Errorf("CA bundle: this build does not record the version of %s; "+
+				"run it with go run or go build, in module mode", rootsModule)
+		}
+		return roots, rootsModule + "@" + version, nil
+	}
+	data, err := os.ReadFile(flagValue)
+	if err != nil {
+		return nil, "", fmt.Errorf("CA bundle: %w", err)
+	}
+	if block, _ := pem.Decode(data); block == nil || block.Type != "CERTIFICATE" {
+		return nil, "", fmt.Errorf("CA bundle %s does not start with a PEM certificate", flagValue)
+	}
+	return data, "file " + filepath.Base(flagValue), nil
 }
 
 // sourceDateEpoch follows https://reproducible-builds.org/specs/source-date-epoch/:

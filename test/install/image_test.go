@@ -21,15 +21,19 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"crypto/x509"
+	"debug/buildinfo"
 	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"maps"
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -99,6 +103,193 @@ func TestImageArchive(t *testing.T) {
 	}
 	checkManager(t, headers["manager"], contents["manager"])
 	checkRootfs(t, headers, contents)
+	checkCABundle(t, root, contents["etc/ssl/certs/ca-certificates.crt"])
+	sbom := contents[sbomPath]
+	checkSBOM(t, root, sbom, contents["manager"], contents["etc/ssl/certs/ca-certificates.crt"])
+	// The same SBOM next to the archive, for scanners that do not open images.
+	if beside := readFile(t, strings.TrimSuffix(archive, ".tar")+".cdx.json"); !bytes.Equal(beside, sbom) {
+		t.Error("the SBOM next to the archive differs from the image's")
+	}
+}
+
+// sbomPath is where the image carries its CycloneDX SBOM.
+const sbomPath = "sbom/posthog-operator.cdx.json"
+
+// rootsModule is the Go module the image's CA bundle comes from: Mozilla's
+// roots, pinned in hack/image/go.mod and checked by its go.sum.
+const rootsModule = "golang.org/x/crypto/x509roots/fallback"
+
+// pinnedVersion returns the version hack/image/go.mod requires of module,
+// checking that hack/image/go.sum holds its hash.
+func pinnedVersion(t *testing.T, root, module string) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^\s*(?:require\s+)?` + regexp.QuoteMeta(module) + `\s+(v\S+)`).
+		FindSubmatch(readFile(t, filepath.Join(root, "hack", "image", "go.mod")))
+	if m == nil {
+		t.Fatalf("hack/image/go.mod does not require %s", module)
+	}
+	version := string(m[1])
+	if !bytes.Contains(readFile(t, filepath.Join(root, "hack", "image", "go.sum")),
+		[]byte(module+" "+version+" h1:")) {
+		t.Errorf("hack/image/go.sum has no hash of %s %s", module, version)
+	}
+	return version
+}
+
+// checkCABundle checks that the image's CA bundle is Mozilla's roots from
+// the module version hack/image/go.mod pins, not the build machine's: every
+// certificate is a self-signed CA of that module's bundle.der, read here
+// from the module cache without hack/image's code.
+func checkCABundle(t *testing.T, root string, bundle []byte) {
+	t.Helper()
+	version := pinnedVersion(t, root, rootsModule)
+	out := runBuild(t, filepath.Join(root, "hack", "image"), nil,
+		"go", "mod", "download", "-json", rootsModule+"@"+version)
+	var mod struct{ Dir string }
+	mustJSON(t, out, &mod)
+	mozilla, err := x509.ParseCertificates(readFile(t, filepath.Join(mod.Dir, "bundle", "bundle.der")))
+	if err != nil {
+		t.Fatalf("%s@%s bundle.der: %v", rootsModule, version, err)
+	}
+	known := map[string]bool{}
+	for _, c := range mozilla {
+		known[string(c.Raw)] = true
+	}
+
+	var certs []*x509.Certificate
+	for rest := bundle; ; {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			if len(bytes.TrimSpace(rest)) > 0 {
+				t.Errorf("the CA bundle has %d bytes that are not PEM", len(rest))
+			}
+			break
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			t.Fatalf("the CA bundle holds a bad certificate: %v", err)
+		}
+		certs = append(certs, c)
+	}
+	// Mozilla trusts well over a hundred roots; a handful would mean a
+	// private or truncated bundle.
+	if len(certs) < 100 {
+		t.Errorf("the CA bundle has %d certificates, want Mozilla's roots (over 100)", len(certs))
+	}
+	for _, c := range certs {
+		if !known[string(c.Raw)] {
+			t.Errorf("the CA bundle holds %q, which is not in %s@%s", c.Subject, rootsModule, version)
+		}
+		// Issued by itself (a root); its signature is not checked, since some
+		// roots still carry SHA-1 self-signatures, which crypto/x509 refuses.
+		if !c.IsCA || !bytes.Equal(c.RawSubject, c.RawIssuer) {
+			t.Errorf("the CA bundle holds %q, which is not a root CA", c.Subject)
+		}
+	}
+}
+
+// cycloneDX is the part of a CycloneDX SBOM the test reads.
+type cycloneDX struct {
+	BOMFormat   string `json:"bomFormat"`
+	SpecVersion string `json:"specVersion"`
+	Metadata    struct {
+		Component cdxComponent `json:"component"`
+	} `json:"metadata"`
+	Components []cdxComponent `json:"components"`
+}
+
+type cdxComponent struct {
+	Type    string `json:"type"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	PURL    string `json:"purl"`
+	Hashes  []struct {
+		Alg     string `json:"alg"`
+		Content string `json:"content"`
+	} `json:"hashes"`
+	Properties []cdxProperty `json:"properties"`
+}
+
+type cdxProperty struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+func (c cdxComponent) sha256() string {
+	for _, h := range c.Hashes {
+		if h.Alg == "SHA-256" {
+			return h.Content
+		}
+	}
+	return ""
+}
+
+// checkSBOM checks the image's SBOM against the manager it carries: it
+// names that very binary (by hash), every module the Go toolchain recorded
+// in it at the version and go.sum hash it was built with, the Go version,
+// and the CA bundle with the module it comes from.
+func checkSBOM(t *testing.T, root string, sbom, manager, caBundle []byte) {
+	t.Helper()
+	if sbom == nil {
+		t.Fatalf("the image has no SBOM at /%s", sbomPath)
+	}
+	var bom cycloneDX
+	mustJSON(t, sbom, &bom)
+	if bom.BOMFormat != "CycloneDX" || bom.SpecVersion != "1.5" {
+		t.Errorf("SBOM format %q %q, want CycloneDX 1.5", bom.BOMFormat, bom.SpecVersion)
+	}
+	main := bom.Metadata.Component
+	if sum := sha256.Sum256(manager); main.sha256() != hex.EncodeToString(sum[:]) {
+		t.Errorf("the SBOM describes a binary with SHA-256 %q, not the image's /manager", main.sha256())
+	}
+	bi, err := buildinfo.Read(bytes.NewReader(manager))
+	if err != nil {
+		t.Fatalf("/manager has no Go build information: %v", err)
+	}
+	if main.Name != bi.Main.Path || main.Version != "v0.1.0" {
+		t.Errorf("the SBOM describes %s %s, want %s v0.1.0 (the image tag)", main.Name, main.Version, bi.Main.Path)
+	}
+
+	listed := map[string]cdxComponent{}
+	for _, c := range bom.Components {
+		listed[c.PURL] = c
+	}
+	checkSBOMModules(t, bi, listed)
+	if want := len(bi.Deps) + 2; len(bom.Components) != want {
+		t.Errorf("the SBOM lists %d components, want %d: the manager's modules, stdlib and the CA bundle",
+			len(bom.Components), want)
+	}
+
+	version := pinnedVersion(t, root, rootsModule)
+	ca, ok := listed["pkg:golang/"+rootsModule+"@"+version]
+	if sum := sha256.Sum256(caBundle); !ok || ca.sha256() != hex.EncodeToString(sum[:]) {
+		t.Errorf("the SBOM does not list the image's CA bundle as %s@%s with its SHA-256", rootsModule, version)
+	}
+}
+
+// checkSBOMModules checks that the SBOM components listed (by package URL)
+// hold the standard library and every module bi records, with its go.sum hash.
+func checkSBOMModules(t *testing.T, bi *debug.BuildInfo, listed map[string]cdxComponent) {
+	t.Helper()
+	if c, ok := listed["pkg:golang/stdlib@"+strings.TrimPrefix(bi.GoVersion, "go")]; !ok || c.Version != bi.GoVersion {
+		t.Errorf("the SBOM does not list the standard library of %s", bi.GoVersion)
+	}
+	if len(bi.Deps) < 20 {
+		t.Errorf("/manager records %d modules: is it built in module mode?", len(bi.Deps))
+	}
+	for _, m := range bi.Deps {
+		if m.Replace != nil {
+			m = m.Replace
+		}
+		c, ok := listed["pkg:golang/"+m.Path+"@"+m.Version]
+		if !ok {
+			t.Errorf("the SBOM does not list %s %s, which /manager was built from", m.Path, m.Version)
+			continue
+		}
+		if !slices.Contains(c.Properties, cdxProperty{Name: "golang:sum", Value: m.Sum}) {
+			t.Errorf("the SBOM lists %s %s without its go.sum hash %s", m.Path, m.Version, m.Sum)
+		}
+	}
 }
 
 // checkIndexes checks the OCI layout's and `docker load`'s entry points and
@@ -196,13 +387,41 @@ func TestDockerfileMatchesImageBuilder(t *testing.T) {
 	dockerfile := string(readFile(t, filepath.Join(repoRoot(t), "Dockerfile")))
 	for _, want := range []string{
 		"CGO_ENABLED=0",
-		"FROM gcr.io/distroless/static:nonroot\n",
+		"FROM ${BASE_IMAGE} AS builder\n",
+		"FROM ${RUNTIME_IMAGE}\n",
 		"COPY --from=builder /workspace/manager /manager\n",
+		"RUN go version -m manager > manager.buildinfo.txt\n",
+		"COPY --from=builder /workspace/manager.buildinfo.txt /sbom/manager.buildinfo.txt\n",
 		"USER 65532:65532\n",
 		`ENTRYPOINT ["/manager"]`,
 	} {
 		if !strings.Contains(dockerfile, want) {
 			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	// Every stage starts from one of the two pinned base images.
+	for _, from := range regexp.MustCompile(`(?m)^FROM\s+(\S+)`).FindAllStringSubmatch(dockerfile, -1) {
+		if from[1] != "${BASE_IMAGE}" && from[1] != "${RUNTIME_IMAGE}" {
+			t.Errorf("Dockerfile stage FROM %s is not a pinned base image", from[1])
+		}
+	}
+	// Pinned by digest. A placeholder (no registry could be reached to read
+	// the digest) fails any docker build at once, with "invalid reference
+	// format", rather than building from whatever the tag points at.
+	for arg, image := range map[string]string{
+		"BASE_IMAGE":    `golang:1\.[0-9]+`,
+		"RUNTIME_IMAGE": `gcr\.io/distroless/static:nonroot`,
+	} {
+		m := regexp.MustCompile(`(?m)^ARG ` + arg + `=` + image + `@sha256:(\S+)$`).FindStringSubmatch(dockerfile)
+		switch {
+		case m == nil:
+			t.Errorf("Dockerfile: ARG %s is not %s pinned by digest (@sha256:...)", arg, image)
+		case regexp.MustCompile(`^[0-9a-f]{64}$`).MatchString(m[1]):
+		case strings.HasPrefix(m[1], "PLACEHOLDER-"):
+			t.Logf("Dockerfile: %s's digest is a placeholder, %s: docker builds fail until it is pinned", arg, m[1])
+		default:
+			t.Errorf("Dockerfile: %s's digest %q is neither 64 hex digits nor a PLACEHOLDER- that fails the build",
+				arg, m[1])
 		}
 	}
 }
