@@ -66,7 +66,8 @@ var secretReaderRights = map[string][]string{
 
 // leaderElectionRights is what the namespaced leader election Role may grant.
 var leaderElectionRights = map[string][]string{
-	"coordination.k8s.io/leases": {"get", "list", "watch", "create", "update", "patch", "delete"},
+	// Its own Lease by name, and create, which cannot be limited by name.
+	"coordination.k8s.io/leases": {"get", "create", "update"},
 	// controller-runtime's leader election still records core/v1 events.
 	"/events": {"create", "patch"},
 }
