@@ -17,13 +17,20 @@ limitations under the License.
 package controller_test
 
 import (
+	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -46,11 +53,11 @@ func gatherObjects(g Gomega, reg prometheus.Gatherer) map[objectsSeries]float64 
 			continue
 		}
 		for _, m := range family.GetMetric() {
-			labels := map[string]string{}
+			label := map[string]string{}
 			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
+				label[l.GetName()] = l.GetValue()
 			}
-			series[objectsSeries{labels["kind"], labels["namespace"], labels["ready"], labels["reason"]}] =
+			series[objectsSeries{label["kind"], label["namespace"], label["ready"], label["reason"]}] =
 				m.GetGauge().GetValue()
 		}
 	}
@@ -89,8 +96,8 @@ func TestObjectsGauge(t *testing.T) {
 }
 
 // TestObjectsGaugeRegistration: the gauge is described before any object
-// exists; a manager that is not (yet) the leader reports no series; and
-// wiring a second manager into the same registry, the injected one or
+// exists; a manager that never started reports no series; and wiring a
+// second manager into the same registry, the injected one or
 // controller-runtime's global one, does not fail.
 func TestObjectsGaugeRegistration(t *testing.T) {
 	t.Parallel()
@@ -124,6 +131,86 @@ func TestObjectsGaugeRegistration(t *testing.T) {
 		ContainSubstring(`fqName: "posthog_operator_unmanaged_references"`),
 		ContainSubstring(`fqName: "posthog_operator_prune_candidates"`),
 		ContainSubstring(`fqName: "posthog_operator_pruned_total"`)))
-	// Neither manager was started, so neither leads.
+	// No manager was started, so none leads.
 	g.Expect(gatherObjects(g, reg)).To(BeEmpty())
+}
+
+// TestAManagerThatIsNotTheLeaderReportsNoObjects runs a manager whose
+// leader-election Lease another replica holds: its cache holds an object a
+// leader would count, yet it reports no series (replicas do not add up).
+// Once the other replica's Lease is gone it leads and reports the object.
+func TestAManagerThatIsNotTheLeaderReportsNoObjects(t *testing.T) {
+	t.Parallel()
+	g := NewWithT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ns := fmt.Sprintf("t%d-not-the-leader", namespaceCounter.Add(1))
+	g.Expect(k8s.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+
+	const leaseName = "posthog-operator-leader"
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Name: leaseName, Namespace: ns},
+		Spec: coordinationv1.LeaseSpec{
+			HolderIdentity:       new("another-replica"),
+			LeaseDurationSeconds: new(int32(3600)),
+			AcquireTime:          &metav1.MicroTime{Time: time.Now()},
+			RenewTime:            &metav1.MicroTime{Time: time.Now()},
+		},
+	}
+	g.Expect(k8s.Create(ctx, lease)).To(Succeed())
+	g.Expect(k8s.Create(ctx, &iamv1alpha1.PostHogConnection{
+		ObjectMeta: metav1.ObjectMeta{Name: "counted", Namespace: ns},
+		Spec: iamv1alpha1.PostHogConnectionSpec{Host: "https://us.posthog.com", OrganizationID: "0195f3a4-0000-7000-8000-000000000001",
+			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: "absent"}},
+	})).To(Succeed())
+
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
+		Scheme:                  scheme,
+		Logger:                  testLogger(),
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:  "0",
+		LeaderElection:          true,
+		LeaderElectionID:        leaseName,
+		LeaderElectionNamespace: ns,
+		LeaseDuration:           new(2 * time.Second),
+		RenewDeadline:           new(time.Second),
+		RetryPeriod:             new(100 * time.Millisecond),
+		Cache: cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}, ByObject: map[client.Object]cache.ByObject{
+			&iamv1alpha1.ClusterPostHogConnection{}: {Label: labels.SelectorFromSet(labels.Set{clusterConnectionLabel: ns})},
+		}},
+		Controller: config.Controller{SkipNameValidation: new(true)},
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	reg := prometheus.NewRegistry()
+	g.Expect(controller.SetupControllers(mgr, controller.Config{Metrics: reg, ClusterResourceNamespace: ns})).
+		To(Succeed())
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager stopped: %v", err)
+		}
+	}()
+
+	// The manager runs and its cache holds the connection.
+	g.Eventually(func() error {
+		return mgr.GetClient().Get(ctx, client.ObjectKey{Namespace: ns, Name: "counted"}, &iamv1alpha1.PostHogConnection{})
+	}).Should(Succeed())
+	g.Consistently(func(g Gomega) map[objectsSeries]float64 { return gatherObjects(g, reg) }).
+		WithTimeout(time.Second).Should(BeEmpty(), "a replica that does not lead reports nothing")
+	select {
+	case <-mgr.Elected():
+		t.Fatal("the manager took a Lease another replica holds")
+	default:
+	}
+
+	// The other replica goes away: this one leads, and counts.
+	g.Expect(k8s.Delete(ctx, lease)).To(Succeed())
+	g.Eventually(func(g Gomega) {
+		var counted float64
+		for series, n := range gatherObjects(g, reg) {
+			if series.kind == "PostHogConnection" && series.namespace == ns {
+				counted += n
+			}
+		}
+		g.Expect(counted).To(Equal(1.0))
+	}).Should(Succeed())
 }

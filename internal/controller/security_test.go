@@ -84,6 +84,20 @@ func TestTheAPIKeyNeverReachesLogsEventsStatusOrMetrics(t *testing.T) {
 	h.setSecret(wrongKey)
 	h.eventuallyConnectionReady(metav1.ConditionFalse, iamv1alpha1.ReasonUnauthorized)
 
+	// The paths above were taken, not only set up: each injected fault
+	// answered a request, and the wrong key was refused.
+	var fired []string
+	refused := false
+	for _, r := range h.posthog.Requests() {
+		if r.Fault != "" {
+			fired = append(fired, r.Fault)
+		}
+		refused = refused || r.Status == http.StatusUnauthorized
+	}
+	h.g.Expect(fired).To(ContainElements(inmemory.FaultThrottle, inmemory.FaultHTMLPage,
+		inmemory.FaultDropResponseAfterCommit), "every injected fault fired")
+	h.g.Expect(refused).To(BeTrue(), "PostHog refused the wrong key")
+
 	emitted := map[string]string{
 		"logs":    logs.String(),
 		"events":  h.allEvents(),
