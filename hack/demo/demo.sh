@@ -14,11 +14,14 @@
 # then does what a platform team does, with kubectl and config/samples/: the
 # API key's Secret in the operator's namespace, one ClusterPostHogConnection
 # allowing the namespaces labelled posthog-operator.io/mappings=allowed, and
-# a team's RoleExternalReferences in such a namespace. It waits for them to
+# a team's RoleExternalReferences in such a namespace, after showing what
+# they will do to PostHog (`kubectl posthog plan`). It waits for them to
 # become Ready, shows what PostHog now holds, exports it as manifests with
-# the kubectl plugin (`kubectl posthog export`), deletes two references (one
-# with deletionPolicy Delete, one with Orphan) and shows the effect in
-# PostHog.
+# the kubectl plugin (`kubectl posthog export`), maps a team by hand in
+# PostHog (as someone would in its UI) and shows the connection's
+# authoritative mode listing it in a dry run (spec.prune, mode DryRun),
+# deletes two references (one with deletionPolicy Delete, one with Orphan)
+# and shows the effect in PostHog.
 # Every process it started is stopped, and its temporary directory removed,
 # when it exits: on success, on failure and on Ctrl-C.
 #
@@ -70,7 +73,7 @@ else
   BOLD='' DIM='' GREEN='' RED='' CYAN='' RESET=''
 fi
 STEP=0
-STEPS=9
+STEPS=10
 step() { STEP=$((STEP + 1)); printf '\n%s==> [%d/%d] %s%s\n' "$BOLD$CYAN" "$STEP" "$STEPS" "$*" "$RESET"; }
 info() { printf '    %s\n' "$*"; }
 ok() { printf '    %s✔%s %s\n' "$GREEN" "$RESET" "$*"; }
@@ -174,6 +177,7 @@ print_try_it_yourself() {
   info "export PATH=$ROOT/bin:$ASSETS:\$PATH   # kubectl posthog, democtl and the demo's kubectl"
   info "kubectl get posthog -o wide   # every kind (category posthog; short names cphc, phc, rer) in namespace $NAMESPACE"
   info "${EXPORT[*]}"
+  info "${PLAN[*]} -f FILE"
   echo
   info "PostHog URL:   $POSTHOG_URL   (spec.host of a connection; the manager's --allowed-hosts)"
   info "API key:       $DEMO_API_KEY   (Secret posthog-api-key, key apiKey, in namespace $OPERATOR_NAMESPACE)"
@@ -318,6 +322,7 @@ MANAGER_ARGS=(--kubeconfig="$KUBECONFIG" --metrics-bind-address=0 --health-probe
 # connection's Secret in posthog-operator-system unless its own
 # --cluster-resource-namespace says otherwise.
 EXPORT=(kubectl posthog export --cluster-connection posthog --allowed-hosts="$POSTHOG_URL")
+PLAN=(kubectl posthog plan --cluster-connection posthog --allowed-hosts="$POSTHOG_URL")
 show "bin/manager ${MANAGER_ARGS[*]} &"
 bin/manager "${MANAGER_ARGS[@]}" >"$DEMO_DIR/manager.log" 2>&1 &
 MANAGER_PID=$!
@@ -369,6 +374,16 @@ step "A team: RoleExternalReferences in namespace $NAMESPACE, which the connecti
 run kubectl create namespace "$NAMESPACE"
 run kubectl label namespace "$NAMESPACE" "$ALLOWED_LABEL"
 run kubectl config set-context --current --namespace="$NAMESPACE" # later commands need no -n
+echo
+info "Before applying, what they will do to PostHog: kubectl posthog plan reads PostHog through the connection"
+info "(one walk of its references and one of its roles, never a write) and runs the operator's own decisions:"
+PLAN_STATUS=0
+run "${PLAN[@]}" -f samples/iam_v1alpha1_roleexternalreference.yaml || PLAN_STATUS=$?
+# As terraform plan -detailed-exitcode: 2 means changes, 0 nothing to do, 1 an error.
+((PLAN_STATUS == 2)) || die "kubectl posthog plan exited $PLAN_STATUS, not 2 (changes to make)" \
+  "its output above says why; bin/kubectl-posthog must be on the PATH."
+ok "exit status 2: changes to make"
+echo
 run kubectl apply -f samples/iam_v1alpha1_roleexternalreference.yaml
 T=$SECONDS
 run kubectl wait --for=condition=Ready roleexternalreferences --all --timeout="${TIMEOUT}s" ||
@@ -424,7 +439,53 @@ info "With --unmanaged it writes only what no RoleExternalReference manages yet;
 run "${EXPORT[@]}" --unmanaged ||
   die "kubectl posthog export --unmanaged failed" "its error above says why."
 
-# --- 9. delete --------------------------------------------------------------------
+# --- 9. authoritative mode, dry run ------------------------------------------------
+step "Someone maps a team by hand in PostHog; the connection's authoritative mode lists it (DryRun)"
+info "A GitHub team mapped in PostHog's UI, outside git: the API call the UI makes, with an admin's key"
+info "(DEMO_API_KEY: the in-memory PostHog's public demo key):"
+HAND_MADE='{"provider":"github","provider_organization_id":"posthog","provider_role_id":"13579","provider_role_slug":"data-team","provider_role_name":"Data team","role":"'${ROLE_IDS[Support]}'"}'
+show "curl -s -H \"Authorization: Bearer \$DEMO_API_KEY\" -H 'Content-Type: application/json' \\
+    $POSTHOG_URL/api/organizations/$ORG_ID/role_external_references/ \\
+    -d '$HAND_MADE'"
+HAND_MADE_ID=$(curl -fsS -H "Authorization: Bearer $DEMO_API_KEY" -H 'Content-Type: application/json' \
+  "$POSTHOG_URL/api/organizations/$ORG_ID/role_external_references/" -d "$HAND_MADE" | json_field id /dev/stdin) ||
+  die "the in-memory PostHog refused the hand-made reference" "read its log above."
+[[ -n $HAND_MADE_ID ]] || die "the in-memory PostHog's answer to the create named no id" "read its log above."
+ok "PostHog reference $HAND_MADE_ID, which no RoleExternalReference declares"
+echo
+info "The platform team makes the connection the only source of truth for the GitHub organization posthog,"
+info "in DryRun mode (the default): each check lists what nobody declares there, and deletes nothing."
+info "The reconcile request asks for that check now, on a fresh walk of PostHog's references."
+PRUNE='{"spec":{"prune":{"mode":"DryRun","scopes":[{"provider":"github","providerOrganizationId":"posthog"}]}}}'
+show "kubectl patch clusterposthogconnection posthog --type merge -p '$PRUNE'"
+kubectl patch clusterposthogconnection posthog --type merge -p "$PRUNE"
+REQUESTED_AT=$(date +%s)
+run kubectl annotate clusterposthogconnection posthog --overwrite \
+  iam.posthog-operator.io/reconcile-requested-at="$REQUESTED_AT"
+# prune_pass_done: the connection handled the request, and its pass lists the hand-made reference.
+prune_pass_done() {
+  [[ $(kubectl get clusterposthogconnection posthog -o jsonpath='{.status.lastHandledReconcileAt}') == "$REQUESTED_AT" ]] &&
+    [[ $(kubectl get clusterposthogconnection posthog -o jsonpath='{.status.prune.items[*].id}') == *"$HAND_MADE_ID"* ]]
+}
+wait_until "$TIMEOUT" manager "$MANAGER_PID" "the connection's prune pass to list $HAND_MADE_ID" prune_pass_done
+show "kubectl get clusterposthogconnection posthog -o jsonpath='{.status.prune}'"
+kubectl get clusterposthogconnection posthog -o jsonpath='{.status.prune}'
+echo
+posthog_holds "$HAND_MADE_ID" ||
+  die "the connection is in DryRun mode, but PostHog no longer holds $HAND_MADE_ID" \
+    "that is an operator bug: please report it with the manager log above."
+CANDIDATES=$(kubectl get clusterposthogconnection posthog -o jsonpath='{.status.prune.candidates}')
+ok "$CANDIDATES prune candidate(s); DryRun deleted nothing: PostHog still holds $HAND_MADE_ID"
+info "github-frontend is declared, and the linear and okta references are outside the scope: none is a candidate."
+info "The plan shows the same candidate as \"- prune\" (exit status 0: in DryRun mode it is no change):"
+PLAN_STATUS=0
+run "${PLAN[@]}" -f samples/iam_v1alpha1_roleexternalreference.yaml || PLAN_STATUS=$?
+((PLAN_STATUS == 0)) || die "kubectl posthog plan exited $PLAN_STATUS, not 0 (nothing to do in DryRun mode)" \
+  "its output above says why."
+info "Next, in a real organization: adopt what should stay (kubectl posthog export --unmanaged | kubectl apply -f -),"
+info "then set spec.prune.mode: Enforce to delete the rest, at most maxPerPass (default 10) per resync period."
+
+# --- 10. delete --------------------------------------------------------------------
 step "Delete references: deletionPolicy Delete removes the PostHog reference, Orphan keeps it"
 # name_with_policy POLICY: the first reference with that deletionPolicy.
 name_with_policy() {
@@ -480,6 +541,8 @@ ok "${#REFS[@]} RoleExternalReferences became Ready, each with a PostHog referen
 for ref in "${REFS[@]}"; do printf '        %-24s → %s\n' "${ref%%=*}" "${ref#*=}"; done
 ok "deleted $DELETED: its PostHog reference is gone"
 [[ -z $ORPHANED ]] || ok "deleted $ORPHANED (Orphan): its PostHog reference stays"
+ok "the plan showed what applying would do, before it was applied"
+ok "DryRun listed $CANDIDATES hand-made reference(s) nobody declares, and deleted nothing"
 ok "the operator made $CALLS PostHog API calls in all (table above)"
 printf '%sDemo succeeded in %s.%s\n' "$BOLD$GREEN" "$(elapsed "$START")" "$RESET"
 

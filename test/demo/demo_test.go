@@ -48,6 +48,14 @@ func TestDemo(t *testing.T) {
 		{"the connection Ready", `(?m)^posthog\s+http://127\.0\.0\.1:\d+\s+` + uuid + `\s+\d+\s+True\s+True\s+Available\s`},
 		{"the team's namespace allowed by its label", `(?m)^\$ kubectl label namespace posthog-demo ` +
 			`posthog-operator\.io/mappings=allowed\nnamespace/posthog-demo labeled$`},
+		{"a plan before the apply", `(?m)^\$ kubectl posthog plan --cluster-connection posthog ` +
+			`--allowed-hosts=http://127\.0\.0\.1:\d+ -f samples/iam_v1alpha1_roleexternalreference\.yaml$`},
+		{"the plan's create lines", `(?m)^\+ create\s+posthog-demo/github-frontend: github/posthog 12345 \(frontend-team\) ` +
+			`"Frontend team" → role "Engineering" \(` + uuid + `\)\n\+ create\s+posthog-demo/linear-support: `},
+		{"the plan's summary", `(?m)^3 to create, 0 to adopt, 0 to replace, 0 to prune, 0 unchanged; ` +
+			`0 conflicts, 0 duplicates, 0 invalid\.$`},
+		{"the plan's exit status", `exit status 2: changes to make`},
+		{"the apply after the plan", `(?m)^roleexternalreference\.iam\.posthog-operator\.io/github-frontend created$`},
 		{"a Ready reference with its PostHog id", `(?m)^github-frontend\s+github\s+Frontend team\s+` + uuid + `\s+` +
 			uuid + `\s+True\s+True\s+Available\s`},
 		{"what PostHog holds", `(?m)^` + uuid + `\s+github\s+posthog\s+Frontend team \(12345\)\s+Engineering`},
@@ -59,11 +67,25 @@ func TestDemo(t *testing.T) {
 			` \(0 skipped, 0 already managed, 0 filtered out\)\.`},
 		{"an --unmanaged export of nothing", `Exported 0 RoleExternalReferences from the 3 references of PostHog ` +
 			`organization ` + uuid + ` \(0 skipped, 3 already managed, 0 filtered out\)\.`},
+		{"a reference made by hand", `PostHog reference ` + uuid + `, which no RoleExternalReference declares`},
+		{"spec.prune set to a DryRun scope", `(?m)^\$ kubectl patch clusterposthogconnection posthog --type merge -p ` +
+			`'\{"spec":\{"prune":\{"mode":"DryRun","scopes":\[\{"provider":"github","providerOrganizationId":"posthog"\}\]\}\}\}'\n` +
+			`clusterposthogconnection\.iam\.posthog-operator\.io/posthog patched$`},
+		{"the dry run's status.prune", `(?m)^\{"candidates":1,"items":\[\{"id":"` + uuid + `","provider":"github",` +
+			`"providerOrganizationId":"posthog","providerRoleId":"13579","providerRoleName":"Data team","role":"` + uuid +
+			`"\}\],"lastPassTime":"[^"]+","mode":"DryRun"\}$`},
+		{"nothing deleted in DryRun", `1 prune candidate\(s\); DryRun deleted nothing: PostHog still holds ` + uuid},
+		{"the plan's prune line", `(?m)^- prune\s+` + uuid + ` by ClusterPostHogConnection posthog: github/posthog 13579 ` +
+			`\(data-team\) "Data team" → role "Support" \(` + uuid + `\); .*DryRun lists it in status\.prune`},
+		{"the plan's summary in DryRun", `(?m)^0 to create, 0 to adopt, 0 to replace, 1 to prune \(1 in DryRun mode\), ` +
+			`3 unchanged; 0 conflicts, 0 duplicates, 0 invalid\.$`},
 		{"the deletion in PostHog", `github-frontend \(deletionPolicy: Delete\): PostHog reference ` + uuid +
-			` deleted \(3 → 2 references\)`},
+			` deleted \(4 → 3 references\)`},
 		{"the orphaned reference kept", `okta-posthog-admins \(deletionPolicy: Orphan\): PostHog reference ` + uuid +
-			` kept \(2 → 2 references\)`},
+			` kept \(3 → 3 references\)`},
 		{"the API calls", `(?m)^delete\s+DELETE\s+204\s+1$`},
+		{"the plan in the summary", `the plan showed what applying would do, before it was applied`},
+		{"the dry run in the summary", `DryRun listed 1 hand-made reference\(s\) nobody declares, and deleted nothing`},
 		{"the summary", `Demo succeeded in \d+s\.`},
 		{"the processes stopped", `stopped: manager \(pid \d+\), in-memory PostHog \(pid \d+\), control plane \(pid \d+\) ` +
 			`with kube-apiserver and etcd \(pids \d+ \d+\)`},
@@ -79,6 +101,28 @@ func TestDemo(t *testing.T) {
 	}
 	if bytes.Contains(output, []byte("FAILED")) {
 		t.Error("the demo succeeded but printed FAILED")
+	}
+	assertTheDryRunListsTheHandMadeReference(t, output)
+}
+
+// assertTheDryRunListsTheHandMadeReference: the one candidate status.prune
+// and the plan list is the reference the demo made by hand, and PostHog
+// still holds it at the end.
+func assertTheDryRunListsTheHandMadeReference(t *testing.T, output []byte) {
+	t.Helper()
+	m := regexp.MustCompile(`PostHog reference (` + uuid + `), which no RoleExternalReference declares`).FindSubmatch(output)
+	if m == nil {
+		t.Fatal("the demo output names no hand-made reference")
+	}
+	id := regexp.QuoteMeta(string(m[1]))
+	for what, pattern := range map[string]string{
+		"status.prune's item":   `(?m)^\{"candidates":1,"items":\[\{"id":"` + id + `"`,
+		"the plan's prune line": `(?m)^- prune\s+` + id + ` `,
+		"PostHog at the end":    `(?m)^` + id + `\s+github\s+posthog\s+Data team \(13579\)\s+Support`,
+	} {
+		if !regexp.MustCompile(pattern).Match(output) {
+			t.Errorf("%s is not the hand-made reference %s (/%s/)", what, m[1], pattern)
+		}
 	}
 }
 
@@ -287,7 +331,7 @@ func (u *demoUser) tryTheHints() {
 		`(?m)^clusterposthogconnection\.iam\.posthog-operator\.io/posthog\s+http://127\.0\.0\.1:\d+\s`,
 		`(?m)^roleexternalreference\.iam\.posthog-operator\.io/linear-support\s+linear\s`)
 	u.expect("the hinted export", "kubectl posthog export "+u.hint("kubectl posthog export")+" --unmanaged",
-		`Exported 1 RoleExternalReferences? from the 2 references`)
+		`Exported 2 RoleExternalReferences from the 3 references`)
 	u.expect("the hinted view of what PostHog holds", u.hint("PostHog holds:"),
 		`(?m)^POSTHOG ID\s+PROVIDER\s+PROVIDER ORG\s+PROVIDER ROLE \(ID\)\s+POSTHOG ROLE$`,
 		`(?m)^`+uuid+`\s+linear\s+posthog\s+Support \(`)
@@ -335,11 +379,35 @@ func (u *demoUser) applyTheWorkedExample(readme string) {
 		u.t.Fatalf("the worked example's mapping no longer names the ClusterPostHogConnection:\n%s", mapping)
 	}
 	u.writeFile("mapping.yaml", mapping)
-	u.expect("the README's worked example on the demo",
-		codeBlock(u.t, example, "sh", 2)+codeBlock(u.t, example, "sh", 3),
-		`namespace/platform labeled`,
+	u.expect("the README's team namespace on the demo", codeBlock(u.t, example, "sh", 2), `namespace/platform labeled`)
+	u.planTheMapping()
+	u.expect("the README's worked example on the demo", codeBlock(u.t, example, "sh", 3),
 		`roleexternalreference\.iam\.posthog-operator\.io/github-frontend condition met`,
 		`(?m)^github-frontend\s+github\s+Frontend team\s+`+uuid+`\s+`+uuid+`\s+True\s+True\s+Available\s`)
+}
+
+// planTheMapping runs the plan the demo hints on the worked example's
+// mapping before it is applied: a create, the hand-made reference the
+// connection's DryRun lists, and exit status 2 (changes).
+func (u *demoUser) planTheMapping() {
+	u.t.Helper()
+	args := u.hint("kubectl posthog plan")
+	if !strings.HasSuffix(args, " -f FILE") {
+		u.t.Fatalf("the demo's plan hint no longer ends in -f FILE: %q", args)
+	}
+	out, err := u.shell("kubectl posthog plan " + strings.TrimSuffix(args, "FILE") + "mapping.yaml")
+	if exit := (*exec.ExitError)(nil); !errors.As(err, &exit) || exit.ExitCode() != 2 {
+		u.t.Errorf("the hinted plan of the worked example: %v, want exit status 2 (changes)", err)
+	}
+	for _, p := range []string{
+		`(?m)^\+ create\s+platform/github-frontend: github/posthog 12345 \(frontend-team\) "Frontend team"`,
+		`(?m)^- prune\s+` + uuid + ` by ClusterPostHogConnection posthog: github/posthog 13579 \(data-team\) "Data team"`,
+		`(?m)^1 to create, 0 to adopt, 0 to replace, 1 to prune \(1 in DryRun mode\), 0 unchanged;`,
+	} {
+		if !regexp.MustCompile(p).MatchString(out) {
+			u.t.Errorf("the hinted plan of the worked example: the output lacks /%s/", p)
+		}
+	}
 }
 
 // writeFile writes a file into the shell's working directory.
