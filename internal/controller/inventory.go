@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -126,6 +127,10 @@ type book struct {
 	// lastWalk and lastWalkErr are the last finished walk and its error.
 	lastWalk    chan struct{}
 	lastWalkErr error
+	// lastWalkAbandoned: the last walk ended because its own caller's
+	// context did (a reconcile past its timeout), which says nothing of
+	// PostHog: its waiters walk again rather than share that failure.
+	lastWalkAbandoned bool
 }
 
 // uniqueKey is one of PostHog's unique constraints, normalized like PostHog
@@ -155,7 +160,9 @@ func keysOf(provider, organization, roleID string, slug *string) []uniqueKey {
 
 // ensureFresh makes sure the copy is younger than the refresh period,
 // walking the list if it is not. One walk runs at a time: observers that
-// find the copy stale while a walk runs wait for it instead of walking too.
+// find the copy stale while a walk runs wait for it instead of walking too,
+// for as long as their own context allows and no longer (a walk of a slow
+// host is bounded by its walker's context, not by theirs).
 // It reports whether this call walked (with api, so proving api's key).
 func (b *book) ensureFresh(ctx context.Context, api posthog.API) (walked bool, err error) {
 	for {
@@ -172,7 +179,7 @@ func (b *book) ensureFresh(ctx context.Context, api posthog.API) (walked bool, e
 				return false, err // the walk waited for failed: its waiters do not each walk again
 			}
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return false, fmt.Errorf("waiting for a walk of the organization's references: %w", ctx.Err())
 		}
 	}
 }
@@ -182,7 +189,7 @@ func (b *book) ensureFresh(ctx context.Context, api posthog.API) (walked bool, e
 func (b *book) failureOf(done chan struct{}) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.lastWalk == done {
+	if b.lastWalk == done && !b.lastWalkAbandoned {
 		return b.lastWalkErr
 	}
 	return nil
@@ -222,6 +229,7 @@ func (b *book) refresh(ctx context.Context, api posthog.API, done chan struct{})
 	}
 	b.refreshing, b.changed = nil, nil
 	b.lastWalk, b.lastWalkErr = done, err
+	b.lastWalkAbandoned = err != nil && ctx.Err() != nil
 	close(done)
 	return err
 }

@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -45,11 +46,13 @@ type RoleDirectory struct {
 	books map[string]*roleBook
 }
 
-// roleBook is one organization's roles. Its mutex is held across a walk:
+// roleBook is one organization's roles. Its lock is held across a walk:
 // whoever needs the copy meanwhile waits for that walk instead of walking
-// too.
+// too, for as long as its context allows and no longer.
 type roleBook struct {
-	mu       sync.Mutex
+	// lock (a channel of one slot, so a wait can end with the context)
+	// guards every field below.
+	lock     chan struct{}
 	byName   map[string]string // lower-cased name -> id
 	names    map[string]string // lower-cased name -> the name as PostHog spells it
 	ids      map[string]bool   // lower-cased id
@@ -86,10 +89,10 @@ func (d *RoleDirectory) Exists(
 // copy does not have it. It never calls PostHog: it only labels messages.
 func (d *RoleDirectory) NameOf(host, organizationID, id string) string {
 	b := d.book(host, organizationID)
-	if !b.mu.TryLock() {
+	if !b.tryLock() {
 		return "" // a walk is under way: a message is not worth waiting for
 	}
-	defer b.mu.Unlock()
+	defer b.unlock()
 	for name, roleID := range b.byName {
 		if strings.EqualFold(roleID, id) {
 			return b.names[name]
@@ -105,8 +108,10 @@ func (d *RoleDirectory) find(
 	ctx context.Context, host, organizationID string, api posthog.API, fresh bool, has func(*roleBook) bool,
 ) (bool, error) {
 	b := d.book(host, organizationID)
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	if err := b.lockFor(ctx); err != nil {
+		return false, err
+	}
+	defer b.unlock()
 	now := d.now()
 	if fresh || b.byName == nil || now.Sub(b.walkedAt) >= d.RefreshPeriod {
 		if err := b.walk(ctx, api, now); err != nil {
@@ -125,6 +130,29 @@ func (d *RoleDirectory) find(
 	}
 	return has(b), nil
 }
+
+// lockFor takes the book's lock, waiting (for another caller's walk) only
+// as long as ctx allows.
+func (b *roleBook) lockFor(ctx context.Context) error {
+	select {
+	case b.lock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a walk of the organization's roles: %w", ctx.Err())
+	}
+}
+
+// tryLock takes the book's lock if no one holds it.
+func (b *roleBook) tryLock() bool {
+	select {
+	case b.lock <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (b *roleBook) unlock() { <-b.lock }
 
 func (b *roleBook) walk(ctx context.Context, api posthog.API, now time.Time) error {
 	roles, err := api.ListRoles(ctx)
@@ -153,7 +181,7 @@ func (d *RoleDirectory) book(host, organizationID string) *roleBook {
 	}
 	b, ok := d.books[key]
 	if !ok {
-		b = &roleBook{}
+		b = &roleBook{lock: make(chan struct{}, 1)}
 		d.books[key] = b
 	}
 	return b
