@@ -128,7 +128,30 @@ var classification = map[posthog.Kind]class{
 	// A 429 refuses nothing: a connection keeps its last verified Ready
 	// (Throttled passes) and everyone waits the time PostHog names.
 	posthog.KindThrottled: {reference: throttled, connection: throttled, writeRefused: true},
+	// A list past --max-references-per-organization, or a page past its
+	// size bound: trying again soon reads it all again to the same end, so
+	// only a person (raising the flag, fixing what answers for PostHog)
+	// helps. A write answered so may have landed.
+	posthog.KindTooLarge: {
+		reference:  verdict{reason: iamv1alpha1.ReasonUnavailable, prefix: answerTooLarge, retry: retryAtResync},
+		connection: verdict{reason: iamv1alpha1.ReasonUnreachable, prefix: answerTooLarge, retry: retryAtResync},
+	},
+	// Pages that do not add up (no new item, more pages than the count):
+	// a proxy or a server answering wrongly, perhaps for a while.
+	posthog.KindPagination: {
+		reference:  verdict{reason: iamv1alpha1.ReasonUnavailable, prefix: pagesDoNotAddUp, retry: retryWithBackoff},
+		connection: verdict{reason: iamv1alpha1.ReasonUnreachable, prefix: pagesDoNotAddUp, retry: retryWithBackoff},
+	},
 }
+
+// The messages of answers stopped at a bound.
+const (
+	answerTooLarge = "PostHog's answer is larger than the operator reads: an organization with more references " +
+		"than --max-references-per-organization allows (raise it), or a page larger than the page asked for " +
+		"(check what answers for PostHog at the connection's host): "
+	pagesDoNotAddUp = "the pages of PostHog's list (the organization's references or roles) do not add up, and " +
+		"were not followed further (check what answers for PostHog at the connection's host): "
+)
 
 // writeRefusedForKey reports whether PostHog refused a write (a create or a
 // delete) for the key's rights: a 403 on a write, when reads pass (the

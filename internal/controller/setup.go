@@ -74,6 +74,14 @@ type Config struct {
 	Limiters *posthog.Limiters
 	// RequestTimeout bounds each PostHog request (--posthog-request-timeout).
 	RequestTimeout time.Duration
+	// MaxReferencesPerOrganization caps what one walk of an organization's
+	// references (or roles) keeps (--max-references-per-organization;
+	// posthog.DefaultMaxReferences when zero).
+	MaxReferencesPerOrganization int
+	// ReconcileTimeout is every reconcile's deadline (--reconcile-timeout;
+	// DefaultReconcileTimeout when zero), unless the manager's own
+	// controller options name one.
+	ReconcileTimeout time.Duration
 	// Metrics receives posthog_operator_objects (controller-runtime's
 	// metrics.Registry, which the manager serves, when nil).
 	Metrics prometheus.Registerer
@@ -97,9 +105,11 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	if cfg.NewClient == nil {
 		cfg.NewClient = DefaultClientFactory
 	}
+	cfg.NewClient = withMaxReferences(cfg.NewClient, cfg.MaxReferencesPerOrganization)
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
+	mgr = timeoutManager{Manager: mgr, timeout: reconcileTimeoutOf(cfg)}
 	if err := registerIndexes(mgr); err != nil {
 		return err
 	}
