@@ -101,6 +101,15 @@ const (
 	// spec.namespaces). Nothing is sent to PostHog; what was created stays,
 	// and deleting the object still deletes it.
 	ReasonConnectionNotAllowed = "ConnectionNotAllowed"
+	// ReasonRoleNotAllowed: the connection's spec.allowedRoles does not
+	// list the PostHog role this object asks for. Nothing is sent to
+	// PostHog; a reference already created stays, and deleting the object
+	// still deletes it.
+	ReasonRoleNotAllowed = "RoleNotAllowed"
+	// ReasonProviderNotAllowed: the connection's spec.allowedProviders does
+	// not list spec.provider. Nothing is sent to PostHog; a reference
+	// already created stays, and deleting the object still deletes it.
+	ReasonProviderNotAllowed = "ProviderNotAllowed"
 
 	// ReasonSecretNotFound: the connection's Secret or its key is missing.
 	ReasonSecretNotFound = "SecretNotFound"

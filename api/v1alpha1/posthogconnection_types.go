@@ -69,6 +69,39 @@ type PostHogConnectionSpec struct {
 	// every scope nothing is ever deleted. Unset: nothing is pruned.
 	// +optional
 	Prune *PruneSpec `json:"prune,omitempty"`
+
+	// allowedRoles limits the PostHog roles that RoleExternalReferences
+	// using this connection may map to. Each entry is a role's UUID or its
+	// name (compared case-insensitively, as PostHog compares role names); an
+	// entry shaped like a UUID is taken as an id. A reference is allowed when
+	// the role it asks for, named by spec.role or spec.roleName, is the role
+	// an entry names: a name is resolved through the organization's roles, so
+	// allowedRoles: [Engineering] also allows spec.role set to Engineering's
+	// UUID, and a name that matches no role allows nothing. Unset: any role
+	// of the organization. Outside the list a reference is Ready=False,
+	// reason RoleNotAllowed, and nothing is sent to PostHog for it; narrowing
+	// the list never deletes anything (see the README).
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=200
+	AllowedRoles []string `json:"allowedRoles,omitempty"`
+
+	// allowedProviders limits spec.provider of the RoleExternalReferences
+	// using this connection, compared exactly, as PostHog compares
+	// providers (github, okta, ...). Unset: any provider. Outside the list a
+	// reference is Ready=False, reason ProviderNotAllowed, and nothing is
+	// sent to PostHog for it.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=32
+	// +kubebuilder:validation:items:Pattern=`^\S+$`
+	AllowedProviders []string `json:"allowedProviders,omitempty"`
 }
 
 // PruneMode says whether pruning only reports or also deletes.
