@@ -35,11 +35,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -77,6 +79,9 @@ type flags struct {
 	rateLimit               posthog.LimiterConfig
 	rateLimitTimeScale      float64
 	requestTimeout          time.Duration
+	maxReferences           int
+	reconcileTimeout        time.Duration
+	stallLimit              time.Duration
 	allowedHosts            string
 	clusterResourceNS       string
 	namespacedConnections   bool
@@ -117,6 +122,16 @@ func parseFlags() flags {
 			"equally scaled limits; leave at 1 against a real PostHog.")
 	flag.DurationVar(&f.requestTimeout, "posthog-request-timeout", posthog.DefaultRequestTimeout,
 		"How long one PostHog request may take before it is abandoned (and retried with backoff).")
+	flag.IntVar(&f.maxReferences, "max-references-per-organization", posthog.DefaultMaxReferences,
+		"The most role external references (and roles) one walk of an organization's list keeps. A list that "+
+			"reports or holds more is not read further: its objects are Unavailable until this is raised.")
+	flag.DurationVar(&f.reconcileTimeout, "reconcile-timeout", 0,
+		"How long one reconcile may take before its PostHog calls are abandoned and it is retried with "+
+			"backoff (default: 5 request timeouts plus 1s per page of a walk at "+
+			"--max-references-per-organization, 4m10s with the defaults).")
+	flag.DurationVar(&f.stallLimit, "health-stall-limit", 0,
+		"The liveness check fails when a controller has requests queued and has finished no reconcile "+
+			"for this long (default: twice the reconcile timeout).")
 	flag.StringVar(&f.allowedHosts, "allowed-hosts", posthog.DefaultAllowedHosts,
 		"Comma-separated origins (scheme://host[:port]) an API key may be sent to. A connection to any other "+
 			"host is HostNotAllowed and its Secret is not read. Add a self-hosted PostHog here; '*' turns the "+
@@ -150,6 +165,13 @@ func main() {
 			"run in a cluster, or pass --cluster-resource-namespace")
 		os.Exit(2)
 	}
+	if f.maxReferences <= 0 || f.reconcileTimeout < 0 || f.stallLimit < 0 {
+		setupLog.Error(nil, "--max-references-per-organization must be positive, "+
+			"--reconcile-timeout and --health-stall-limit not negative")
+		os.Exit(2)
+	}
+	f.reconcileTimeout = cmp.Or(f.reconcileTimeout, controller.DefaultReconcileTimeout(f.requestTimeout, f.maxReferences))
+	f.stallLimit = cmp.Or(f.stallLimit, controller.DefaultStallLimit(f.reconcileTimeout))
 	f.rateLimit.Minute = time.Duration(float64(time.Minute) / f.rateLimitTimeScale)
 	f.rateLimit.Hour = time.Duration(float64(time.Hour) / f.rateLimitTimeScale)
 
@@ -164,6 +186,8 @@ func main() {
 		Observe:                       f.observe,
 		Limiters:                      posthog.NewLimiters(f.rateLimit),
 		RequestTimeout:                f.requestTimeout,
+		MaxReferencesPerOrganization:  f.maxReferences,
+		ReconcileTimeout:              f.reconcileTimeout,
 		AllowedHosts:                  f.allowedHosts,
 		ClusterResourceNamespace:      f.clusterResourceNS,
 		NamespacedConnectionsDisabled: !f.namespacedConnections,
@@ -175,6 +199,12 @@ func main() {
 		setupLog.Error(err, "Failed to set up health check")
 		os.Exit(1)
 	}
+	// Liveness also fails when the workers are stuck: work queued, none finished.
+	progress := &controller.ProgressCheck{Gatherer: ctrlmetrics.Registry, Limit: f.stallLimit, Clock: clock.RealClock{}}
+	if err := mgr.AddHealthzCheck("progress", progress.Check); err != nil {
+		setupLog.Error(err, "Failed to set up progress check")
+		os.Exit(1)
+	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		setupLog.Error(err, "Failed to set up ready check")
 		os.Exit(1)
@@ -183,7 +213,8 @@ func main() {
 	setupLog.Info("Starting manager", "resyncPeriod", f.resyncPeriod.String(),
 		"maxConcurrentReconciles", f.maxConcurrentReconciles, "watchNamespaces", f.watchNamespaces,
 		"observe", f.observe, "allowedHosts", f.allowedHosts, "clusterResourceNamespace", f.clusterResourceNS,
-		"namespacedConnections", f.namespacedConnections)
+		"namespacedConnections", f.namespacedConnections, "maxReferencesPerOrganization", f.maxReferences,
+		"reconcileTimeout", f.reconcileTimeout.String(), "healthStallLimit", f.stallLimit.String())
 	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
 		setupLog.Error(err, "Failed to run manager")
 		os.Exit(1)
