@@ -118,6 +118,10 @@ type referenceSync struct {
 	// roleRefreshed: this reconcile already re-read the organization's
 	// roles after PostHog refused one.
 	roleRefreshed bool
+	// allowed is what the connection lets its users map (see mapping.go).
+	allowed allowList
+	// connection names the connection in messages.
+	connection connectionKey
 }
 
 // reconcileMapping creates, adopts, replaces or checks the remote
@@ -128,7 +132,9 @@ func (s *referenceSync) reconcileMapping(ctx context.Context) outcome {
 		s.ensureFinalizer,
 		s.checkNotPaused,
 		s.connect,
+		s.checkProviderAllowed, // see mapping.go
 		s.resolveRole,
+		s.checkRoleAllowed,
 		s.settlePendingCreate, // see lifecycle.go
 		s.settlePendingDelete,
 		s.checkMoveAllowed, // see moves.go
@@ -173,15 +179,25 @@ func (s *referenceSync) connect(ctx context.Context) error {
 	}
 	spec := conn.ConnectionSpec()
 	s.use(api, location{host: spec.Host, organizationID: spec.OrganizationID})
+	s.allowed = allowListOf(spec)
+	s.connection = keyOf(conn)
+	if st := &s.ref.Status; st.ID != "" && st.OrganizationID == "" {
+		// Recorded before status said where: where the connection points is
+		// where it has always been taken to live (recordedLocation). Said
+		// now, it keys ownership by location (see ownership.go).
+		st.Host, st.OrganizationID = s.here.host, s.here.organizationID
+	}
 	if s.freshLookRequested() {
 		s.ext = freshObservation{External: s.ext, lookup: lookupExternal{api: api}}
 	}
 	return nil
 }
 
-// use makes api, for loc, where this reconcile observes and creates.
+// use makes api, for loc, where this reconcile observes and creates,
+// through checkedAnswers. s.api stays api itself: it is what refused writes
+// are remembered by (see writegate.go).
 func (s *referenceSync) use(api posthog.API, loc location) {
-	s.ext, s.api = s.reconciler.NewExternal(loc.host, loc.organizationID, api), api
+	s.ext, s.api = s.reconciler.NewExternal(loc.host, loc.organizationID, s.checkAnswers(api, loc)), api
 	s.here = loc
 }
 
@@ -248,13 +264,17 @@ func (s *referenceSync) specUnchanged() bool {
 // period old, and a key taken since would be found only after the delete.
 func (s *referenceSync) look(ctx context.Context) (intent, error) {
 	recorded := s.recordedHereID()
-	obs, err := s.ext.Observe(ctx, s.desired, recorded)
+	obs, err := s.ext.Observe(ctx, s.desired, recorded) // ids checked: see checkedAnswers
 	if err != nil {
 		return nil, err
 	}
 	in := decide(s.desired, recorded, obs)
 	if s.ref.Status.ID != "" && !writesNothing(in) && !obs.Fresh {
-		if obs, err = (lookupExternal{api: s.api}).Observe(ctx, s.desired, recorded); err != nil {
+		obs, err = (lookupExternal{api: s.api}).Observe(ctx, s.desired, recorded)
+		if err == nil {
+			err = checkIDs(s.here.host, obs.Holders...)
+		}
+		if err != nil {
 			return nil, err
 		}
 		in = decide(s.desired, recorded, obs)

@@ -86,6 +86,8 @@ var stallingReasons = map[string]bool{
 	iamv1alpha1.ReasonMoveBlocked:          true,
 	iamv1alpha1.ReasonRoleNotFound:         true,
 	iamv1alpha1.ReasonConnectionNotAllowed: true,
+	iamv1alpha1.ReasonRoleNotAllowed:       true,
+	iamv1alpha1.ReasonProviderNotAllowed:   true,
 	iamv1alpha1.ReasonHostNotAllowed:       true,
 	iamv1alpha1.ReasonAPIKeyMalformed:      true,
 	iamv1alpha1.ReasonDisabled:             true,
