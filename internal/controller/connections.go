@@ -110,12 +110,17 @@ func (k connectionKey) String() string { return fmt.Sprintf("%s %q", k.Kind, k.N
 
 // Connections turns a connection of either kind into a PostHog client. It
 // reads the API key from the connection's Secret with an uncached reader,
-// so Secret contents are never held in the informer cache, and keeps one
+// so Secret data is never held in the informer cache. Metadata alone is not
+// enough for that: kubectl apply copies a Secret's data into its
+// last-applied-configuration annotation, so the manager's cache strips
+// Secrets to their name and version (cmd/main.go's secretCache, tested
+// against a real API server in cmd/main_test.go). It keeps one
 // client per connection until the connection or its Secret changes (key
 // rotation). A key is read only for a host --allowed-hosts lists, and sent
 // only when it is shaped like a personal API key.
 type Connections struct {
-	// Reader is the manager's cached client; Secrets are cached as metadata only.
+	// Reader is the manager's cached client; Secrets are cached as metadata
+	// stripped of annotations and labels (see above).
 	Reader client.Reader
 	// APIReader reads Secret contents directly from the API server.
 	APIReader client.Reader
@@ -390,8 +395,10 @@ func (c *Connections) secretNamespace(conn iamv1alpha1.Connection) string {
 	return conn.GetNamespace()
 }
 
-// secretMetadata reads the Secret's metadata from the cache: enough to notice
-// a rotation without holding its contents.
+// secretMetadata reads the Secret's metadata from the cache: its name and
+// resourceVersion, enough to notice a rotation. What else the cached copy
+// holds is up to the cache's options: the manager's strip annotations,
+// which may hold the key (kubectl's last-applied-configuration).
 func (c *Connections) secretMetadata(
 	ctx context.Context, conn iamv1alpha1.Connection,
 ) (*metav1.PartialObjectMetadata, error) {
