@@ -299,6 +299,22 @@ func TestAFailingClusterPostHogConnectionFiresTheConnectionAlerts(t *testing.T) 
 				"PostHogOperatorObjectsStalled": "RoleExternalReferences in team-a are stalled: ConnectionNotAllowed.",
 			},
 		},
+		{
+			name: "a RoleExternalReference mapping a role its connection does not allow fires only the stalled alert",
+			series: []string{`posthog_operator_objects{kind="RoleExternalReference", namespace="team-a", ready="False", ` +
+				`reason="RoleNotAllowed"}`},
+			want: map[string]string{
+				"PostHogOperatorObjectsStalled": "RoleExternalReferences in team-a are stalled: RoleNotAllowed.",
+			},
+		},
+		{
+			name: "a RoleExternalReference of a provider its connection does not allow fires only the stalled alert",
+			series: []string{`posthog_operator_objects{kind="RoleExternalReference", namespace="team-a", ready="False", ` +
+				`reason="ProviderNotAllowed"}`},
+			want: map[string]string{
+				"PostHogOperatorObjectsStalled": "RoleExternalReferences in team-a are stalled: ProviderNotAllowed.",
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -162,7 +162,7 @@ func TestEveryHealthTestYAMLCoversEveryStatusAndEveryTestdataFile(t *testing.T) 
 // from one kind to the other cannot break them.
 var (
 	stalledReasons = []string{
-		"Conflict", "InvalidSpec", "RoleNotFound", "ConnectionNotAllowed", // references
+		"Conflict", "InvalidSpec", "RoleNotFound", "ConnectionNotAllowed", "RoleNotAllowed", "ProviderNotAllowed", // references
 		"Unauthorized", "Forbidden", "OrganizationNotFound", "HostNotAllowed", "APIKeyMalformed", "Disabled", // connections
 	}
 	waitingReasons = []string{"ConnectionNotReady", "SecretNotFound", "Throttled", "Unavailable", "Duplicate", "Creating"}
