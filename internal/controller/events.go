@@ -44,6 +44,11 @@ const (
 	// EventOwnerDeleted: the owner of the reference a twin waited for was
 	// deleted with it; the twin takes over with its own spec.
 	EventOwnerDeleted = "OwnerDeleted"
+	// EventPruned: a connection's prune pass deleted one reference nobody
+	// declares (on the connection); EventPruneFailed: PostHog refused or
+	// lost that delete.
+	EventPruned      = "Pruned"
+	EventPruneFailed = "PruneFailed"
 	// EventDuplicate, EventDuplicateConflict and EventPaused share their
 	// names with the reasons they announce.
 	EventDuplicate         = iamv1alpha1.ReasonDuplicate

@@ -17,8 +17,10 @@ limitations under the License.
 package controller
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -41,13 +43,6 @@ import (
 // DryRun lists the candidates; Enforce deletes them, and only when every
 // guard agrees: the guards are what keep a mistaken scope, a half-synced
 // git or a restart from emptying PostHog.
-
-// EventPruned is the event, on the connection, of one reference deleted by
-// a prune pass; EventPruneFailed of a delete PostHog refused or lost.
-const (
-	EventPruned      = "Pruned"
-	EventPruneFailed = "PruneFailed"
-)
 
 // pruneItemsShown is how many candidates status.prune.items lists.
 const pruneItemsShown = 50
@@ -72,14 +67,13 @@ type pruner struct {
 
 // pass runs one prune pass for conn, whose organization holds refs (walked
 // says PostHog was read just now). lister reads PostHog afresh when a
-// deletion would otherwise be decided on a copy.
+// deletion would otherwise be decided on a copy. A dry run says in heldBy
+// what would hold an Enforce pass, so that nobody switches blind.
 func (p *pruner) pass(ctx context.Context, conn iamv1alpha1.Connection, api posthog.API,
 	refs []posthog.Reference, walked bool, lister ReferenceLister) *iamv1alpha1.PruneStatus {
-	spec := conn.ConnectionSpec()
-	prune := spec.Prune
-	previous := conn.ConnectionStatus().Prune
+	prune := conn.ConnectionSpec().Prune
 	status := &iamv1alpha1.PruneStatus{Mode: modeOf(prune), LastPassTime: &metav1.Time{Time: p.clock.Now()}}
-	if previous != nil {
+	if previous := conn.ConnectionStatus().Prune; previous != nil {
 		status.Pruned = previous.Pruned
 	}
 	scope, err := p.scopeOf(ctx, conn)
@@ -88,8 +82,15 @@ func (p *pruner) pass(ctx context.Context, conn iamv1alpha1.Connection, api post
 		return status
 	}
 	candidates := PruneCandidates(prune.Scopes, refs, &scope.claims)
-	if status.Mode == iamv1alpha1.PruneEnforce && len(candidates) > 0 {
-		candidates = p.enforce(ctx, conn, api, candidates, walked, lister, status)
+	if len(candidates) > 0 {
+		if status.Mode == iamv1alpha1.PruneEnforce {
+			candidates = p.enforce(ctx, conn, api, scope, candidates, walked, lister, status)
+		} else {
+			_, held := p.deletable(scope, candidates)
+			if len(held) > 0 {
+				status.HeldBy = "in Enforce: " + strings.Join(held, "; ")
+			}
+		}
 	}
 	status.Candidates = int32(len(candidates))
 	for _, r := range candidates[:min(len(candidates), pruneItemsShown)] {
@@ -101,72 +102,109 @@ func (p *pruner) pass(ctx context.Context, conn iamv1alpha1.Connection, api post
 }
 
 // enforce deletes what the guards allow of candidates and returns those
-// left. Each guard that holds is said in status.heldBy.
-func (p *pruner) enforce(ctx context.Context, conn iamv1alpha1.Connection, api posthog.API,
+// left. What held the others is said in status.heldBy.
+func (p *pruner) enforce(ctx context.Context, conn iamv1alpha1.Connection, api posthog.API, scope pruneScope,
 	candidates []posthog.Reference, walked bool, lister ReferenceLister, status *iamv1alpha1.PruneStatus,
 ) []posthog.Reference {
 	spec := conn.ConnectionSpec()
-	if held := p.guard(ctx, conn); held != "" {
-		status.HeldBy = held
+	budget := int(cmp.Or(spec.Prune.MaxPerPass, 10)) - p.recentDeletions(conn.GetUID()) // 10: the API's default
+	if budget <= 0 {
+		status.HeldBy = p.overBudget(spec.Prune)
 		return candidates
 	}
-	budget := int(spec.Prune.MaxPerPass) - p.recentDeletions(conn.GetUID())
-	if spec.Prune.MaxPerPass == 0 {
-		budget = 10 - p.recentDeletions(conn.GetUID()) // the API server's default, for objects read before it
-	}
-	overBudget := func() string {
-		return fmt.Sprintf("maxPerPass (%d) references were deleted in the last resync period (%s); the rest "+
-			"wait for the next", spec.Prune.MaxPerPass, p.period)
-	}
-	if budget <= 0 {
-		status.HeldBy = overBudget()
+	if allowed, held := p.deletable(scope, candidates); !slices.ContainsFunc(candidates, allowed) {
+		status.HeldBy = strings.Join(held, "; ")
 		return candidates
 	}
 	if !walked {
-		// A delete is decided on a fresh look at PostHog, never on a copy:
-		// what another writer made after the copy is not in the fresh list's
-		// candidates unless nobody claims it, and is young anyway.
+		// A delete is decided on a fresh look at PostHog and at the cluster,
+		// never on a copy: what another writer made after the copy is young,
+		// and what an object claimed since is not a candidate any more.
 		fresh, _, err := lister.References(ctx, spec.Host, spec.OrganizationID, api, true)
-		if err != nil {
-			status.HeldBy = "reading PostHog afresh before deleting failed: " + err.Error()
-			return candidates
+		if err == nil {
+			scope, err = p.scopeOf(ctx, conn)
 		}
-		scope, err := p.scopeOf(ctx, conn)
 		if err != nil {
-			status.HeldBy = "reading the cluster's RoleExternalReferences failed: " + err.Error()
+			status.HeldBy = "reading PostHog and the cluster afresh before deleting failed: " + err.Error()
 			return candidates
 		}
 		candidates = PruneCandidates(spec.Prune.Scopes, fresh, &scope.claims)
 	}
+	allowed, held := p.deletable(scope, candidates)
 	ext := p.newExternal(spec.Host, spec.OrganizationID, api)
 	var left []posthog.Reference
-	young, waiting := 0, 0
 	for _, r := range candidates {
-		switch {
-		case budget == 0:
-			waiting++
+		if budget == 0 || !allowed(r) {
 			left = append(left, r)
-		case p.clock.Since(r.CreatedAt) < p.period:
+			continue
+		}
+		if err := p.delete(ctx, conn, ext, r); err != nil {
+			left = append(left, r)
+			held = append(held, fmt.Sprintf("deleting reference %s failed: %v", r.ID, err))
+			continue
+		}
+		budget--
+		status.Pruned++
+	}
+	if budget == 0 && len(left) > 0 {
+		held = append(held, p.overBudget(spec.Prune))
+	}
+	status.HeldBy = strings.Join(held, "; ")
+	return left
+}
+
+func (p *pruner) overBudget(prune *iamv1alpha1.PruneSpec) string {
+	return fmt.Sprintf("maxPerPass (%d) references were deleted in the last resync period (%s); the rest wait "+
+		"for the next", cmp.Or(prune.MaxPerPass, 10), p.period)
+}
+
+// deletable says which candidates the guards let go, and why the others
+// are held: a candidate younger than one resync period; one whose scope
+// has an object not settled, or no Ready object (an empty or half-synced
+// git never empties PostHog).
+func (p *pruner) deletable(scope pruneScope, candidates []posthog.Reference) (func(posthog.Reference) bool, []string) {
+	var held []string
+	young := 0
+	for _, r := range candidates {
+		if p.clock.Since(r.CreatedAt) < p.period {
 			young++
-			left = append(left, r)
-		default:
-			if err := p.delete(ctx, conn, ext, r); err != nil {
-				left = append(left, r)
-				status.HeldBy = fmt.Sprintf("deleting reference %s failed: %v", r.ID, err)
-				continue
-			}
-			budget--
-			status.Pruned++
 		}
 	}
-	if waiting > 0 && status.HeldBy == "" {
-		status.HeldBy = overBudget()
+	held = append(held, scope.unsettled...)
+	for _, sc := range scope.scopes {
+		if !scope.ready[scopeName(sc)] && slices.ContainsFunc(candidates, inScope(sc)) {
+			held = append(held, fmt.Sprintf("no RoleExternalReference in scope %s is Ready: an empty or "+
+				"half-synced git never empties PostHog", scopeName(sc)))
+		}
 	}
-	if young > 0 && status.HeldBy == "" {
-		status.HeldBy = fmt.Sprintf("%d candidate(s) were created less than one resync period (%s) ago and are "+
-			"left for a later pass", young, p.period)
+	if young > 0 {
+		held = append(held, fmt.Sprintf("%d candidate(s) were created less than one resync period (%s) ago "+
+			"and are left for a later pass", young, p.period))
 	}
-	return left
+	allowed := func(r posthog.Reference) bool {
+		if p.clock.Since(r.CreatedAt) < p.period {
+			return false
+		}
+		for _, sc := range scope.scopes {
+			if inScope(sc)(r) {
+				return scope.ready[scopeName(sc)] && len(scope.unsettledIn[scopeName(sc)]) == 0
+			}
+		}
+		return false
+	}
+	return allowed, held
+}
+
+// inScope matches the references of one scope.
+func inScope(sc iamv1alpha1.PruneScope) func(posthog.Reference) bool {
+	return func(r posthog.Reference) bool {
+		return InPruneScope([]iamv1alpha1.PruneScope{sc}, r.Provider, r.ProviderOrganizationID)
+	}
+}
+
+// scopeName is a scope as a person reads it: provider/organization.
+func scopeName(sc iamv1alpha1.PruneScope) string {
+	return sc.Provider + "/" + strings.ToLower(strings.TrimSpace(sc.ProviderOrganizationID))
 }
 
 // delete deletes one candidate, tells the connection's events and metrics,
@@ -220,11 +258,16 @@ func (p *pruner) recentDeletions(uid types.UID) int {
 }
 
 // pruneScope is what the cluster declares for one connection's
-// organization: every reference owned or claimed, and the objects inside
-// the connection's scopes.
+// organization: every reference owned or claimed, and, per scope, whether
+// an object there is Ready and which are not settled.
 type pruneScope struct {
-	claims  Claims
-	objects []iamv1alpha1.RoleExternalReference
+	claims Claims
+	scopes []iamv1alpha1.PruneScope
+	// ready and unsettledIn are keyed by scopeName.
+	ready       map[string]bool
+	unsettledIn map[string][]string
+	// unsettled says, for each object not settled, why.
+	unsettled []string
 }
 
 // scopeOf reads, from the cache, what the cluster declares for conn's
@@ -242,7 +285,7 @@ func (p *pruner) scopeOf(ctx context.Context, conn iamv1alpha1.Connection) (prun
 	if err := p.reader.List(ctx, &refs); err != nil {
 		return pruneScope{}, err
 	}
-	var scope pruneScope
+	scope := pruneScope{scopes: spec.Prune.Scopes, ready: map[string]bool{}, unsettledIn: map[string][]string{}}
 	for i := range refs.Items {
 		ref := &refs.Items[i]
 		// Any object recording an id owns it: ids are UUIDs.
@@ -254,43 +297,39 @@ func (p *pruner) scopeOf(ctx context.Context, conn iamv1alpha1.Connection) (prun
 			continue
 		}
 		scope.claims.Claim(desiredReference(ref))
-		if InPruneScope(spec.Prune.Scopes, strings.TrimSpace(ref.Spec.Provider),
-			posthog.Strip(ref.Spec.ProviderOrganizationID)) {
-			scope.objects = append(scope.objects, *ref)
-		}
+		scope.note(ref, p.settled)
 	}
 	return scope, nil
 }
 
-// guard says why nothing may be deleted now ("" when nothing holds): an
-// object in the scopes not settled (a create or delete pending, or not
-// reconciled since the manager started), or none of them Ready.
-func (p *pruner) guard(ctx context.Context, conn iamv1alpha1.Connection) string {
-	scope, err := p.scopeOf(ctx, conn)
-	if err != nil {
-		return "reading the cluster's RoleExternalReferences failed: " + err.Error()
-	}
-	ready := false
-	for i := range scope.objects {
-		ref := &scope.objects[i]
-		name := ref.Namespace + "/" + ref.Name
+// note records whether ref, if it is in one of the scopes, is Ready or
+// not settled: a create or delete in flight, or no verdict for its
+// generation since the manager started.
+func (s *pruneScope) note(ref *iamv1alpha1.RoleExternalReference, settled *settledObjects) {
+	provider, organization := strings.TrimSpace(ref.Spec.Provider), posthog.Strip(ref.Spec.ProviderOrganizationID)
+	for _, sc := range s.scopes {
+		if !InPruneScope([]iamv1alpha1.PruneScope{sc}, provider, organization) {
+			continue
+		}
+		name, why := scopeName(sc), ""
 		switch {
 		case ref.Status.CreatePending != nil || ref.Status.DeletePending != nil:
-			return fmt.Sprintf("RoleExternalReference %s has a create or delete in flight; nothing is pruned until "+
-				"every object in the scopes is settled", name)
-		case !p.settled.has(ref):
-			return fmt.Sprintf("RoleExternalReference %s was not reconciled since the manager started (or since "+
-				"its last change); nothing is pruned until every object in the scopes is", name)
+			why = "has a create or delete in flight"
+		case !settled.has(ref):
+			why = "has no verdict for its current generation since the manager started (its last reconcile " +
+				"ended waiting: " + cmp.Or(conditionReason(ref.Status.Conditions, iamv1alpha1.ConditionSynced),
+				"not reconciled yet") + ")"
+		}
+		if why != "" {
+			s.unsettledIn[name] = append(s.unsettledIn[name], ref.Namespace+"/"+ref.Name)
+			s.unsettled = append(s.unsettled, fmt.Sprintf("RoleExternalReference %s/%s %s; nothing in scope %s "+
+				"is pruned until it is settled", ref.Namespace, ref.Name, why, name))
 		}
 		if c := meta.FindStatusCondition(ref.Status.Conditions, iamv1alpha1.ConditionReady); c != nil &&
 			c.Status == metav1.ConditionTrue {
-			ready = true
+			s.ready[name] = true
 		}
 	}
-	if !ready {
-		return "no RoleExternalReference in the scopes is Ready: an empty or half-synced git never empties PostHog"
-	}
-	return ""
 }
 
 // connectionLocations is where every connection of either kind points.
@@ -324,17 +363,26 @@ func modeOf(prune *iamv1alpha1.PruneSpec) iamv1alpha1.PruneMode {
 }
 
 // settledObjects remembers, for each RoleExternalReference, the generation
-// whose last reconcile by this manager reached a verdict (Ready, stalled or
-// paused): what "reconciled since the manager started" means to the prune
-// guard. A reconcile that ends waiting (no connection yet, PostHog out of
-// reach) unsettles it.
+// whose last reconcile by this manager reached a verdict about PostHog
+// (Ready, Duplicate, stalled, paused): what "reconciled since the manager
+// started" means to the prune guard. A reconcile that ends waiting (no
+// connection yet, PostHog out of reach, a create in flight) unsettles it.
 type settledObjects struct {
 	generations sync.Map // types.UID → int64
 }
 
+// waitingReasons end a reconcile without a verdict.
+var waitingReasons = map[string]bool{
+	iamv1alpha1.ReasonConnectionNotReady: true,
+	iamv1alpha1.ReasonCreating:           true,
+	iamv1alpha1.ReasonUnavailable:        true,
+	iamv1alpha1.ReasonThrottled:          true,
+	iamv1alpha1.ReasonUnreachable:        true,
+}
+
 // record notes how ref's last reconcile ended.
 func (s *settledObjects) record(ref *iamv1alpha1.RoleExternalReference, o outcome) {
-	if o.ready || o.paused || stallingReasons[o.reason] {
+	if o.err == nil && !waitingReasons[o.reason] {
 		s.generations.Store(ref.UID, ref.Generation)
 	} else {
 		s.forget(ref.UID)

@@ -96,6 +96,7 @@ func TestAPruneDryRunListsWhatNobodyDeclaresAndDeletesNothing(t *testing.T) {
 		ProviderOrganizationID: "posthog", ProviderRoleID: "stray", ProviderRoleName: "Made by hand stray",
 		Role: h.role("Support")}}))
 	h.g.Expect(status.Pruned).To(BeZero())
+	h.g.Expect(status.HeldBy).To(BeEmpty(), "nothing would hold an Enforce pass")
 	h.g.Eventually(func(g Gomega) {
 		value, ok := connectionMetric(g, reg, "posthog_operator_prune_candidates", h.namespace)
 		g.Expect(ok).To(BeTrue())
@@ -168,7 +169,7 @@ func TestPruneGuardsKeepWhatMightStillBeWanted(t *testing.T) {
 		name: "no object in the scopes is Ready",
 		arrange: func(h *harness) string {
 			h.connectWithPrune(enforce, nil)
-			return "no RoleExternalReference in the scopes is Ready"
+			return "no RoleExternalReference in scope github/posthog is Ready"
 		},
 	}, {
 		name: "an object has a create in flight",
@@ -194,7 +195,8 @@ func TestPruneGuardsKeepWhatMightStillBeWanted(t *testing.T) {
 			h.connectWithPrune(enforce, nil)
 			h.create(h.reference("declared"))
 			h.eventuallyNotSynced("declared", iamv1alpha1.ReasonUnavailable)
-			return "was not reconciled since the manager started"
+			return "has no verdict for its current generation since the manager started (its last reconcile " +
+				"ended waiting: Unavailable)"
 		},
 	}, {
 		name:     "the stray is younger than a resync period",
@@ -245,4 +247,23 @@ func conditionReason(conditions []metav1.Condition, conditionType string) string
 		return c.Reason
 	}
 	return ""
+}
+
+// The Ready guard is per scope: a scope whose objects are none of them
+// Ready keeps its candidates while another scope's go.
+func TestAnEnforcedScopeWithoutAReadyObjectKeepsItsCandidates(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	synced := h.handMade("github", "posthog", "stray", longAgo)
+	empty := h.handMade("okta", "tenant", "stray", longAgo)
+	h.connectWithPrune(&iamv1alpha1.PruneSpec{Mode: iamv1alpha1.PruneEnforce, Scopes: append(acmeScope,
+		iamv1alpha1.PruneScope{Provider: "okta", ProviderOrganizationID: "tenant"})}, nil)
+	h.create(h.reference("declared"))
+	h.eventuallyReady("declared", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+	h.requestPass("per-scope")
+
+	status := h.eventuallyPrune(func(g Gomega, p *iamv1alpha1.PruneStatus) { g.Expect(p.Pruned).To(Equal(int64(1))) })
+	h.g.Expect(status.HeldBy).To(ContainSubstring("no RoleExternalReference in scope okta/tenant is Ready"))
+	h.g.Expect(status.Items).To(ConsistOf(HaveField("ID", empty.ID)))
+	h.g.Expect(h.remoteIDs()).NotTo(ContainElement(synced.ID))
+	h.g.Expect(h.remoteIDs()).To(ContainElement(empty.ID))
 }
