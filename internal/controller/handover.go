@@ -111,6 +111,11 @@ func (s *referenceSync) waitingTwins(ctx context.Context) ([]twin, error) {
 			}
 			wants.Role = t.Status.RoleID
 		}
+		// A twin its connection's lists refuse would never take the
+		// reference up: the mapping would outlive the owner's deletion.
+		if ok, err := s.allows(ctx, allowListOf(spec), wants.Provider, wants.Role); err != nil || !ok {
+			continue
+		}
 		waiting = append(waiting, twin{ref: t, diff: posthog.Differences(wants, referenceOf(s.desired))})
 	}
 	slices.SortFunc(waiting, func(a, b twin) int { return a.ref.CreationTimestamp.Compare(b.ref.CreationTimestamp.Time) })

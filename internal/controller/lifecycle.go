@@ -132,7 +132,7 @@ func (s *referenceSync) settlePendingCreate(ctx context.Context) error {
 	// Asked fresh, whatever the observer: "it never landed" forgets the
 	// note, and a copy older than the create would leak what it made.
 	sent := wireSpec(pending.MappingFields)
-	obs, err := lookupExternal{api: api}.Observe(ctx, sent, "")
+	obs, err := lookupExternal{api: s.checkAnswers(api, loc)}.Observe(ctx, sent, "")
 	if err != nil {
 		return err
 	}

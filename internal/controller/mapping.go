@@ -89,27 +89,9 @@ func (s *referenceSync) checkProviderAllowed(context.Context) error {
 // A name that matches no role allows nothing.
 func (s *referenceSync) checkRoleAllowed(ctx context.Context) error {
 	allowed := s.allowed.roles
-	if len(allowed) == 0 {
-		return nil
-	}
 	role := s.desired.Role
-	var names []string
-	for _, entry := range allowed {
-		switch {
-		case isUUID(entry) && strings.EqualFold(entry, role):
-			return nil
-		case !isUUID(entry):
-			names = append(names, entry)
-		}
-	}
-	for _, name := range names {
-		id, found, err := s.reconciler.Roles.Resolve(ctx, s.here.host, s.here.organizationID, s.api, name, false)
-		if err != nil {
-			return err
-		}
-		if found && strings.EqualFold(id, role) {
-			return nil
-		}
+	if ok, err := s.roleAllowed(ctx, allowed, role); ok || err != nil {
+		return err
 	}
 	asked := fmt.Sprintf("role %s", s.roleLabel(role))
 	if s.ref.Spec.RoleName != "" {
@@ -119,6 +101,42 @@ func (s *referenceSync) checkRoleAllowed(ctx context.Context) error {
 		"map PostHog roles %s only (spec.allowedRoles), not %s. Nothing is sent to PostHog for this object; "+
 		"map an allowed role, or ask the connection's owner to allow this one%s",
 		s.connection, listed(allowed), asked, s.notAllowedNote())}
+}
+
+// allows reports whether a connection's lists let an object map role
+// (resolved) for provider; see checkRoleAllowed for how roles compare.
+func (s *referenceSync) allows(ctx context.Context, list allowList, provider, role string) (bool, error) {
+	if len(list.providers) > 0 && !slices.Contains(list.providers, provider) {
+		return false, nil
+	}
+	return s.roleAllowed(ctx, list.roles, role)
+}
+
+// roleAllowed reports whether allowed (ids and names; empty allows all)
+// holds role, names resolved in the organization this reconcile reaches.
+func (s *referenceSync) roleAllowed(ctx context.Context, allowed []string, role string) (bool, error) {
+	if len(allowed) == 0 {
+		return true, nil
+	}
+	var names []string
+	for _, entry := range allowed {
+		switch {
+		case isUUID(entry) && strings.EqualFold(entry, role):
+			return true, nil
+		case !isUUID(entry):
+			names = append(names, entry)
+		}
+	}
+	for _, name := range names {
+		id, found, err := s.reconciler.Roles.Resolve(ctx, s.here.host, s.here.organizationID, s.api, name, false)
+		if err != nil {
+			return false, err
+		}
+		if found && strings.EqualFold(id, role) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // notAllowedNote tells what happens to a reference created before the

@@ -360,3 +360,25 @@ func TestNarrowingTheAllowListKeepsTheReferenceAndDeletingTheObjectStillDeletesI
 	h.eventuallyGone("mapped")
 	h.g.Expect(h.holds(id)).To(BeFalse(), "deleting the object still revokes the mapping")
 }
+
+// A twin its own connection refuses is not handed the reference when the
+// owner is deleted: it would never take it up, and the mapping would
+// outlive its deletion. The owner deletes it instead.
+func TestAnOwnerDeletedNeverHandsItsReferenceToATwinItsConnectionRefuses(t *testing.T) {
+	h := newHarness(t, harnessOptions{neighbour: true})
+	h.connect()
+	h.connectIn(h.neighbour, h.url, h.seeded.APIKey, func(s *iamv1alpha1.PostHogConnectionSpec) {
+		s.AllowedProviders = []string{"okta"}
+	})
+	h.create(h.reference("owner"))
+	id := h.eventuallyReady("owner", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable).Status.ID
+	h.create(h.referenceIn(h.neighbour, "owner"))
+	h.eventuallyNotReady(h.neighbour, "owner", iamv1alpha1.ReasonProviderNotAllowed)
+
+	h.delete("owner")
+	h.eventuallyGone("owner")
+	h.g.Eventually(func() bool { return h.holds(id) }).WithTimeout(20*time.Second).Should(BeFalse(),
+		"the owner deletes its reference rather than hand it to a refused twin")
+	ref, _ := h.eventuallyNotReady(h.neighbour, "owner", iamv1alpha1.ReasonProviderNotAllowed)
+	h.g.Expect(ref.Status.ID).To(BeEmpty())
+}
