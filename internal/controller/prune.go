@@ -181,8 +181,14 @@ func (p *pruner) deletable(scope pruneScope, candidates []posthog.Reference) (fu
 		held = append(held, fmt.Sprintf("%d candidate(s) were created less than one resync period (%s) ago "+
 			"and are left for a later pass", young, p.period))
 	}
+	for _, r := range candidates {
+		if !isUUID(r.ID) {
+			held = append(held, fmt.Sprintf("reference id %q is not a UUID as PostHog's ids are: nothing is "+
+				"deleted on the strength of it", r.ID))
+		}
+	}
 	allowed := func(r posthog.Reference) bool {
-		if p.clock.Since(r.CreatedAt) < p.period {
+		if p.clock.Since(r.CreatedAt) < p.period || !isUUID(r.ID) {
 			return false
 		}
 		for _, sc := range scope.scopes {
