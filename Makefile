@@ -78,6 +78,8 @@ vet: ## Run go vet against code.
 # limiter). The other packages run without it: the install, demo and fault
 # tests spend their time in processes they start, which -race does not
 # instrument, and building them with it would only slow their harnesses.
+# test/faults builds the manager it runs with -race itself, and fails on any
+# data race a manager reports.
 # ./... stops at nested modules, so hack/bench's and test/alerts' tests run
 # in their own modules (hack/image, the other one, has no tests).
 RACE_PACKAGES = ./internal/controller/... ./internal/posthog/...

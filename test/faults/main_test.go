@@ -223,8 +223,12 @@ func waitForCRDs() error {
 // not count it.
 const buildTimeout = 25 * time.Minute
 
-// buildManager builds ./cmd into out. go build is cached, so this costs a
-// link when nothing changed, and the tests never run a stale bin/manager.
+// buildManager builds ./cmd into out, with the race detector: the faults
+// these tests inject (kills, restarts, lost answers, a flapping API server)
+// drive the manager through the interleavings a unit test does not reach,
+// and a data race found there fails the test (see raceReport). go build is
+// cached, so this costs a link when nothing changed, and the tests never
+// run a stale bin/manager.
 func buildManager(out string) error {
 	// go test puts its own GOROOT/bin first in PATH.
 	goBin, err := exec.LookPath("go")
@@ -233,12 +237,12 @@ func buildManager(out string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goBin, "build", "-o", out, "./cmd")
+	cmd := exec.CommandContext(ctx, goBin, "build", "-race", "-o", out, "./cmd")
 	cmd.Dir = suite.root
 	var output bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &output, &output
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build ./cmd: %w\n%s", err, output.String())
+		return fmt.Errorf("go build -race ./cmd: %w\n%s", err, output.String())
 	}
 	return nil
 }

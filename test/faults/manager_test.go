@@ -129,6 +129,14 @@ func (w *world) stopManagers() {
 	for _, m := range managers {
 		m.proc.kill()
 	}
+	// Every run of every manager, killed or not, must be free of data races.
+	for _, m := range managers {
+		for _, p := range m.procs {
+			if report := raceReport(p.output()); report != "" {
+				w.t.Errorf("manager %s (log %s) reported a data race:\n%s", m.name, p.logPath, report)
+			}
+		}
+	}
 	if w.t.Failed() {
 		w.dumpLogs()
 	}

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,6 +58,11 @@ func startProcess(name, logPath, bin string, args ...string) (*process, error) {
 	cmd := exec.CommandContext(context.Background(), bin, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = withoutEnv(os.Environ(), "KUBECONFIG")
+	if _, set := os.LookupEnv("GORACE"); !set {
+		// A race-built manager stops at its first data race, with the
+		// race detector's exit status, instead of running on past it.
+		cmd.Env = append(cmd.Env, "GORACE=halt_on_error=1 exitcode="+strconv.Itoa(raceExitCode))
+	}
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		_ = logFile.Close()
@@ -116,7 +122,33 @@ func (p *process) exitError() error {
 	if p.waitErr == nil {
 		return errors.New("exited with status 0")
 	}
+	if exit, ok := errors.AsType[*exec.ExitError](p.waitErr); ok && exit.ExitCode() == raceExitCode {
+		return fmt.Errorf("the race detector found a data race (%w)", p.waitErr)
+	}
 	return p.waitErr
+}
+
+// raceExitCode is the race detector's exit status (GORACE exitcode, 66 by
+// default) after it reported a data race.
+const raceExitCode = 66
+
+// raceMarker starts every report of Go's race detector.
+const raceMarker = "WARNING: DATA RACE"
+
+// raceReport returns the first data race report in a process's log, "" if
+// there is none. A report is found whether the process then exited (66) or
+// was killed by the test before it could.
+func raceReport(log string) string {
+	start := strings.Index(log, raceMarker)
+	if start < 0 {
+		return ""
+	}
+	report := log[start:]
+	// The report ends with a line of '=' (the one before it opens it).
+	if end := strings.Index(report, "\n=================="); end >= 0 {
+		report = report[:end]
+	}
+	return report
 }
 
 // output is everything the process logged so far.
