@@ -166,8 +166,9 @@ type PruneStatus struct {
 	// +optional
 	// +listType=atomic
 	Items []PruneItem `json:"items,omitempty"`
-	// pruned counts the references this connection deleted since it was
-	// created (Enforce).
+	// pruned counts the references this connection's Enforce passes
+	// deleted since spec.prune was last set (removing spec.prune clears
+	// status.prune).
 	// +optional
 	Pruned int64 `json:"pruned,omitempty"`
 	// heldBy says why the last pass deleted nothing it could otherwise
