@@ -226,10 +226,11 @@ func TestAnswersStoppedAtABoundAreClassifiedOnce(t *testing.T) {
 		name          string
 		kind          posthog.Kind
 		wantReference string
-		wantRetry     bool // returned for backoff, else waits for the resync
+		wantRetry     bool // returned for backoff
 		wantLanded    bool
 	}{
-		{"a list past the cap waits for a person", posthog.KindTooLarge, iamv1alpha1.ReasonUnavailable, false, true},
+		{"a list past the cap is retried with backoff", posthog.KindTooLarge, iamv1alpha1.ReasonUnavailable, true,
+			true},
 		{"pages that do not add up are retried with backoff", posthog.KindPagination, iamv1alpha1.ReasonUnavailable,
 			true, true},
 	}

@@ -129,12 +129,12 @@ var classification = map[posthog.Kind]class{
 	// (Throttled passes) and everyone waits the time PostHog names.
 	posthog.KindThrottled: {reference: throttled, connection: throttled, writeRefused: true},
 	// A list past --max-references-per-organization, or a page past its
-	// size bound: trying again soon reads it all again to the same end, so
-	// only a person (raising the flag, fixing what answers for PostHog)
-	// helps. A write answered so may have landed.
+	// size bound. Retried with backoff, as one oversized answer may be a
+	// proxy's passing fault; a list reporting more than the cap costs one
+	// page a retry. A write answered so may have landed.
 	posthog.KindTooLarge: {
-		reference:  verdict{reason: iamv1alpha1.ReasonUnavailable, prefix: answerTooLarge, retry: retryAtResync},
-		connection: verdict{reason: iamv1alpha1.ReasonUnreachable, prefix: answerTooLarge, retry: retryAtResync},
+		reference:  verdict{reason: iamv1alpha1.ReasonUnavailable, prefix: answerTooLarge, retry: retryWithBackoff},
+		connection: verdict{reason: iamv1alpha1.ReasonUnreachable, prefix: answerTooLarge, retry: retryWithBackoff},
 	},
 	// Pages that do not add up (no new item, more pages than the count):
 	// a proxy or a server answering wrongly, perhaps for a while.
