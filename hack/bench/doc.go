@@ -54,7 +54,11 @@ func writeSetup(w writer, rep report) {
 	w("until all are Ready; a run gives up at %s. It then counts the calls of %d resync periods of steady ",
 		rep.Timeout, steadyPeriods)
 	w("state, deletes one reference in PostHog behind the operator's back and times its repair, and ")
-	w("reads the manager's peak RSS (VmHWM) and CPU time (utime + stime) just before stopping it.\n\n")
+	w("reads the manager's peak RSS (VmHWM) and CPU time (utime + stime) just before stopping it.\n")
+	w("- **Memory files**, beside results.json, per run: the manager's resident set every %s, split into ", rssEvery)
+	w("anonymous and file-backed pages (`<namespace>.rss.csv`), and, from its `--pprof-bind-address` on ")
+	w("127.0.0.1, Go heap profiles at the highest resident set (`<namespace>.heap-peak.pprof`) and at the ")
+	w("end (`<namespace>.heap-end.pprof`).\n\n")
 }
 
 func writeResults(w writer, rep report, plotPath, docPath string) {

@@ -71,6 +71,8 @@ type config struct {
 	plotPath      string
 	// render re-renders the doc and plot from a results file, without running.
 	render string
+	// pprof: the manager has --pprof-bind-address (set by benchmark).
+	pprof bool
 	// args is the command line, quoted in the doc.
 	args []string
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -30,8 +29,9 @@ type managerProcess struct {
 // managerArgs are the flags of one run: its strategy, the scaled resync
 // period and limiter windows, only its namespace, the in-memory PostHog as
 // the one allowed host, and no listeners.
-func managerArgs(cfg config, kubeconfig, strategy, ns, posthogURL string) []string {
-	return []string{
+// pprofAddr, when not empty, serves the manager's heap profiles.
+func managerArgs(cfg config, kubeconfig, strategy, ns, posthogURL, pprofAddr string) []string {
+	args := []string{
 		"--kubeconfig=" + kubeconfig,
 		"--observe=" + strategy,
 		"--watch-namespaces=" + ns,
@@ -44,6 +44,10 @@ func managerArgs(cfg config, kubeconfig, strategy, ns, posthogURL string) []stri
 		"--health-probe-bind-address=0",
 		"--zap-log-level=error",
 	}
+	if pprofAddr != "" {
+		args = append(args, "--pprof-bind-address="+pprofAddr)
+	}
+	return args
 }
 
 // startManager starts the manager with its output in logPath. Cancelling
@@ -114,7 +118,7 @@ type processStats struct {
 // (utime+stime); call it before stop, while /proc still has the process.
 func (m *managerProcess) stats() (processStats, error) {
 	pid := m.cmd.Process.Pid
-	hwm, err := readVmHWM(pid)
+	hwm, err := readStatusKiB(pid, "VmHWM:")
 	if err != nil {
 		return processStats{}, err
 	}
@@ -123,25 +127,6 @@ func (m *managerProcess) stats() (processStats, error) {
 		return processStats{}, err
 	}
 	return processStats{PeakRSSMiB: float64(hwm) / 1024, CPUSeconds: cpu}, nil
-}
-
-// readVmHWM returns VmHWM in KiB.
-func readVmHWM(pid int) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = f.Close() }()
-	scanner := bufio.NewScanner(f)
-	for scanner.Scan() {
-		if value, ok := strings.CutPrefix(scanner.Text(), "VmHWM:"); ok {
-			return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(value), "kB")), 10, 64)
-		}
-	}
-	if err := scanner.Err(); err != nil {
-		return 0, err
-	}
-	return 0, errors.New("no VmHWM in /proc status")
 }
 
 // readCPUSeconds returns utime+stime. The command name, field 2, may hold

@@ -54,6 +54,8 @@ type result struct {
 	Steady  *steadyState  `json:"steady,omitempty"`
 	Drift   *driftRepair  `json:"drift,omitempty"`
 	Process *processStats `json:"process,omitempty"`
+	// Memory names the run's resident-set series and heap profiles.
+	Memory *memoryFiles `json:"memory,omitempty"`
 
 	start time.Time // the first create
 }
@@ -94,6 +96,9 @@ func benchmark(ctx context.Context, cfg config) (report, error) {
 	}
 	if err := os.MkdirAll(cfg.outDir, 0o755); err != nil {
 		return report{}, err
+	}
+	if cfg.pprof = supportsPprof(ctx, cfg.managerPath); !cfg.pprof {
+		progress("%s has no --pprof-bind-address: no heap profiles", cfg.managerPath)
 	}
 	progress("starting the test control plane")
 	cl, err := startCluster(cfg.crdDir, cfg.outDir)
@@ -142,12 +147,20 @@ func measure(ctx context.Context, cfg config, cl *cluster, res *result) error {
 	if err := cl.prepare(ctx, res.Namespace, ph); err != nil {
 		return err
 	}
-	args := managerArgs(cfg, cl.kubeconfig, res.Strategy, res.Namespace, ph.url)
+	pprofAddr := ""
+	if cfg.pprof {
+		if pprofAddr, err = freeLocalAddr(ctx); err != nil {
+			return err
+		}
+	}
+	args := managerArgs(cfg, cl.kubeconfig, res.Strategy, res.Namespace, ph.url, pprofAddr)
 	mgr, err := startManager(ctx, cfg.managerPath, args, filepath.Join(cfg.outDir, res.Namespace+".log"))
 	if err != nil {
 		return err
 	}
 	defer mgr.stop()
+	mem := watchMemory(mgr.cmd.Process.Pid, pprofAddr, cfg.outDir, res.Namespace)
+	defer func() { _, _ = mem.finish() }() // a failed run keeps what was sampled
 	if err := cl.waitConnectionReady(ctx, res.Namespace, time.Minute); err != nil {
 		return errors.Join(err, mgr.alive())
 	}
@@ -157,6 +170,11 @@ func measure(ctx context.Context, cfg config, cl *cluster, res *result) error {
 	res.Throttled = ph.since(0).Throttled
 	res.Throttles = ph.throttles(res.start, maxThrottles)
 	// Read just before stopping: the peak and the total of the whole run.
+	files, err := mem.finish()
+	if err != nil {
+		progress("  %v", err)
+	}
+	res.Memory = &files
 	stats, err := mgr.stats()
 	if err != nil {
 		return err
