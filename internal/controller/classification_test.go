@@ -65,8 +65,8 @@ var classificationCases = []classificationCase{
 		iamv1alpha1.ReasonUnreachable, retryWithBackoff, true},
 	{posthog.KindOrganizationNotFound, iamv1alpha1.ReasonConnectionNotReady, retryAfterCredentialsWait,
 		iamv1alpha1.ReasonOrganizationNotFound, retryAtResync, false},
-	{posthog.KindTooLarge, iamv1alpha1.ReasonUnavailable, retryAtResync,
-		iamv1alpha1.ReasonUnreachable, retryAtResync, true},
+	{posthog.KindTooLarge, iamv1alpha1.ReasonUnavailable, retryWithBackoff,
+		iamv1alpha1.ReasonUnreachable, retryWithBackoff, true},
 	{posthog.KindPagination, iamv1alpha1.ReasonUnavailable, retryWithBackoff,
 		iamv1alpha1.ReasonUnreachable, retryWithBackoff, true},
 }
