@@ -2,6 +2,7 @@ package controller_test
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -266,4 +267,32 @@ func TestAnEnforcedScopeWithoutAReadyObjectKeepsItsCandidates(t *testing.T) {
 	h.g.Expect(status.Items).To(ConsistOf(HaveField("ID", empty.ID)))
 	h.g.Expect(h.remoteIDs()).NotTo(ContainElement(synced.ID))
 	h.g.Expect(h.remoteIDs()).To(ContainElement(empty.ID))
+}
+
+// A reference another writer makes after the walk a pass decides on is
+// not deleted by that pass, however old it claims to be: only the next
+// pass, which sees it in its own walk, may.
+func TestAReferenceMadeAfterThePassWalkedIsLeftForTheNextPass(t *testing.T) {
+	var armed atomic.Bool
+	var late atomic.Pointer[posthog.Reference]
+	var h *harness
+	h = newHarness(t, harnessOptions{posthog: []inmemory.Option{inmemory.WithObserver(func(r inmemory.Request) {
+		if r.Endpoint == inmemory.EndpointList && armed.CompareAndSwap(true, false) {
+			made := h.handMade("github", "posthog", "late", longAgo)
+			late.Store(&made)
+		}
+	})}})
+	h.connectWithPrune(&iamv1alpha1.PruneSpec{Mode: iamv1alpha1.PruneEnforce, Scopes: acmeScope}, nil)
+	h.create(h.reference("declared"))
+	h.eventuallyReady("declared", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable)
+
+	armed.Store(true)
+	h.requestPass("walked")
+	h.g.Expect(late.Load()).NotTo(BeNil(), "the pass walked PostHog")
+	h.g.Expect(h.remoteIDs()).To(ContainElement(late.Load().ID), "made after the walk: not this pass's to delete")
+	h.g.Expect(h.connection().Status.Prune.Pruned).To(BeZero())
+
+	h.requestPass("next")
+	h.g.Expect(h.remoteIDs()).NotTo(ContainElement(late.Load().ID), "the next pass sees it, and it is old")
+	h.g.Expect(h.connection().Status.Prune.Pruned).To(Equal(int64(1)))
 }

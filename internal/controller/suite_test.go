@@ -149,6 +149,8 @@ type harnessOptions struct {
 	allowedHosts string
 	// namespacedConnectionsDisabled is --namespaced-connections=false.
 	namespacedConnectionsDisabled bool
+	// posthog configures the in-memory PostHog (an observer, a clock).
+	posthog []inmemory.Option
 }
 
 // clusterConnectionLabel marks the ClusterPostHogConnections of one test:
@@ -176,7 +178,7 @@ func newHarness(t *testing.T, opts harnessOptions) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
-	server, seeded := inmemory.NewSeeded()
+	server, seeded := inmemory.NewSeeded(opts.posthog...)
 	httpServer := httptest.NewServer(server)
 	t.Cleanup(httpServer.Close)
 	t.Cleanup(server.Close)
