@@ -70,6 +70,7 @@ type flags struct {
 	secureMetrics           bool
 	enableHTTP2             bool
 	probeAddr               string
+	pprofAddr               string
 	leaderElect             bool
 	leaderElectionNamespace string
 	resyncPeriod            time.Duration
@@ -93,6 +94,9 @@ func parseFlags() flags {
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "0",
+		"The address Go's pprof endpoints (/debug/pprof/) bind to, e.g. 127.0.0.1:6060; 0 (the default) serves "+
+			"none. They are unauthenticated: bind them to localhost and reach them with kubectl port-forward.")
 	flag.BoolVar(&f.leaderElect, "leader-elect", false,
 		"Enable leader election, so only one of several replicas writes to PostHog.")
 	flag.StringVar(&f.leaderElectionNamespace, "leader-election-namespace", "",
@@ -245,6 +249,7 @@ func managerOptions(f flags) ctrl.Options {
 		Scheme:                        scheme,
 		Metrics:                       metrics,
 		HealthProbeBindAddress:        f.probeAddr,
+		PprofBindAddress:              f.pprofAddr,
 		LeaderElection:                f.leaderElect,
 		LeaderElectionID:              "posthog-operator.iam.posthog-operator.io",
 		LeaderElectionNamespace:       f.leaderElectionNamespace,
