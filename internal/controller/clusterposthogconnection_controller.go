@@ -63,7 +63,8 @@ func (r *RoleExternalReferenceReconciler) referencesInNamespace(
 	ctx context.Context, ns client.Object,
 ) []reconcile.Request {
 	var refs iamv1alpha1.RoleExternalReferenceList
-	if err := r.List(ctx, &refs, client.InNamespace(ns.GetName())); err != nil {
+	// Read only, to name them: the cache's objects, not copies.
+	if err := r.List(ctx, &refs, client.InNamespace(ns.GetName()), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	var usingCluster []iamv1alpha1.RoleExternalReference

@@ -234,12 +234,18 @@ func retryBackoff() workqueue.TypedRateLimiter[reconcile.Request] {
 
 // referencesUsing lists, from the cache, the references that name the
 // connection conn: in its namespace, or in any for a cluster connection.
+//
+// The items are the cache's own objects, not copies (UnsafeDisableDeepCopy):
+// a connection's update maps to every reference using it, and deep-copying
+// thousands of them each time was a tenth of what the manager allocated
+// while converging 5000 references. Callers only read them (to name them,
+// count them, read a condition or a finalizer) and must never change one.
 func referencesUsing(
 	ctx context.Context, reader client.Reader, conn connectionKey,
 ) ([]iamv1alpha1.RoleExternalReference, error) {
 	var refs iamv1alpha1.RoleExternalReferenceList
 	err := reader.List(ctx, &refs, client.InNamespace(conn.Namespace),
-		client.MatchingFields{indexReferenceConnection: conn.indexValue()})
+		client.MatchingFields{indexReferenceConnection: conn.indexValue()}, client.UnsafeDisableDeepCopy)
 	return refs.Items, err
 }
 
