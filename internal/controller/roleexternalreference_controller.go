@@ -634,9 +634,11 @@ func (r *RoleExternalReferenceReconciler) SetupWithManager(mgr ctrl.Manager) err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&iamv1alpha1.RoleExternalReference{}, builder.WithPredicates(ignoreStatusOnlyUpdates())).
-		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.requestsForReferencesUsing)).
+		Watches(&iamv1alpha1.PostHogConnection{}, handler.EnqueueRequestsFromMapFunc(r.requestsForReferencesUsing),
+			builder.WithPredicates(ignoreConnectionReports())).
 		Watches(&iamv1alpha1.ClusterPostHogConnection{},
-			handler.EnqueueRequestsFromMapFunc(r.requestsForReferencesUsing)).
+			handler.EnqueueRequestsFromMapFunc(r.requestsForReferencesUsing),
+			builder.WithPredicates(ignoreConnectionReports())).
 		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.referencesInNamespace),
 			builder.WithPredicates(labelChanges())).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.refusedReferencesUsingSecret),

@@ -22,10 +22,12 @@ import (
 
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -272,6 +274,33 @@ func ignoreStatusOnlyUpdates() predicate.Predicate {
 			return oldObj.GetGeneration() != newObj.GetGeneration() ||
 				!oldObj.GetDeletionTimestamp().Equal(newObj.GetDeletionTimestamp()) ||
 				!maps.Equal(oldObj.GetAnnotations(), newObj.GetAnnotations())
+		},
+	}
+}
+
+// ignoreConnectionReports drops the updates of a connection that change
+// only what it reports (status.references, status.prune) and not what a
+// reference acts on: its spec (generation), deletion, finalizers, labels,
+// annotations, conditions and the rest of its status all still pass. Each
+// connection check rewrites its counts, and each update woke every
+// reference using the connection: thousands of reconciles for nothing.
+func ignoreConnectionReports() predicate.Predicate {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			oldConn, okOld := e.ObjectOld.(iamv1alpha1.Connection)
+			newConn, okNew := e.ObjectNew.(iamv1alpha1.Connection)
+			if !okOld || !okNew {
+				return true
+			}
+			oldStatus, newStatus := *oldConn.ConnectionStatus(), *newConn.ConnectionStatus()
+			oldStatus.References, oldStatus.Prune = nil, nil
+			newStatus.References, newStatus.Prune = nil, nil
+			return oldConn.GetGeneration() != newConn.GetGeneration() ||
+				!oldConn.GetDeletionTimestamp().Equal(newConn.GetDeletionTimestamp()) ||
+				!slices.Equal(oldConn.GetFinalizers(), newConn.GetFinalizers()) ||
+				!maps.Equal(oldConn.GetLabels(), newConn.GetLabels()) ||
+				!maps.Equal(oldConn.GetAnnotations(), newConn.GetAnnotations()) ||
+				!equality.Semantic.DeepEqual(oldStatus, newStatus)
 		},
 	}
 }
