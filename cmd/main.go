@@ -71,6 +71,8 @@ type flags struct {
 	enableHTTP2             bool
 	probeAddr               string
 	pprofAddr               string
+	gcPercent               int
+	memoryLimitRatio        float64
 	leaderElect             bool
 	leaderElectionNamespace string
 	resyncPeriod            time.Duration
@@ -94,6 +96,14 @@ func parseFlags() flags {
 	flag.StringVar(&f.metricsAddr, "metrics-bind-address", "0", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or leave as 0 to disable the metrics service.")
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	flag.IntVar(&f.gcPercent, "gc-percent", defaultGCPercent,
+		"The Go collector's GOGC: the heap may grow by this percentage of the live data before the next "+
+			"collection (Go's default is 100). Lower saves memory for CPU. The GOGC environment variable, when "+
+			"set, wins.")
+	flag.Float64Var(&f.memoryLimitRatio, "go-memory-limit-ratio", 0.9,
+		"Sets the Go runtime's soft memory limit to this fraction of the container's memory limit (cgroup), "+
+			"so the collector works harder near the limit instead of the manager being OOM-killed; 0 turns "+
+			"it off. The GOMEMLIMIT environment variable, when set, wins.")
 	flag.StringVar(&f.pprofAddr, "pprof-bind-address", "0",
 		"The address Go's pprof endpoints (/debug/pprof/) bind to, e.g. 127.0.0.1:6060; 0 (the default) serves "+
 			"none. They are unauthenticated: bind them to localhost and reach them with kubectl port-forward.")
@@ -155,6 +165,13 @@ func parseFlags() flags {
 func main() {
 	f := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
+	setGCPercent(f.gcPercent)
+	if limit, err := setMemoryLimit(f.memoryLimitRatio); err != nil {
+		setupLog.Error(err, "Could not set the Go memory limit from the container's")
+		os.Exit(2)
+	} else if limit > 0 {
+		setupLog.Info("Go memory limit set from the container's", "bytes", limit, "ratio", f.memoryLimitRatio)
+	}
 	if f.rateLimitTimeScale <= 0 {
 		setupLog.Error(nil, "--posthog-rate-limit-time-scale must be positive")
 		os.Exit(2)
