@@ -11,7 +11,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -58,15 +57,8 @@ func (h *harness) clusterConnection(name string) *iamv1alpha1.ClusterPostHogConn
 
 func (h *harness) eventuallyClusterConnectionReady(name string, status metav1.ConditionStatus, reason string) {
 	h.t.Helper()
-	h.g.Eventually(func(g Gomega) {
-		conn := &iamv1alpha1.ClusterPostHogConnection{}
-		g.Expect(k8s.Get(h.ctx, types.NamespacedName{Name: h.clusterName(name)}, conn)).To(Succeed())
-		cond := meta.FindStatusCondition(conn.Status.Conditions, iamv1alpha1.ConditionReady)
-		g.Expect(cond).NotTo(BeNil())
-		g.Expect(cond.ObservedGeneration).To(Equal(conn.Generation))
-		g.Expect(cond.Reason).To(Equal(reason), cond.Message)
-		g.Expect(cond.Status).To(Equal(status), cond.Message)
-	}).WithTimeout(20 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
+	h.eventuallyConnectionObjectReady(&iamv1alpha1.ClusterPostHogConnection{},
+		types.NamespacedName{Name: h.clusterName(name)}, status, reason)
 }
 
 // tenantReference is a mapping in the neighbour namespace using the

@@ -376,12 +376,21 @@ func (h *harness) eventuallyReadyIn(
 
 func (h *harness) eventuallyConnectionReady(status metav1.ConditionStatus, reason string) {
 	h.t.Helper()
+	h.eventuallyConnectionObjectReady(&iamv1alpha1.PostHogConnection{},
+		types.NamespacedName{Namespace: h.namespace, Name: connectionName}, status, reason)
+}
+
+// eventuallyConnectionObjectReady waits until the connection of either kind
+// at key is Ready with status and reason about its current generation.
+func (h *harness) eventuallyConnectionObjectReady(
+	conn iamv1alpha1.Connection, key types.NamespacedName, status metav1.ConditionStatus, reason string,
+) {
+	h.t.Helper()
 	h.g.Eventually(func(g Gomega) {
-		conn := &iamv1alpha1.PostHogConnection{}
-		g.Expect(k8s.Get(h.ctx, types.NamespacedName{Namespace: h.namespace, Name: connectionName}, conn)).To(Succeed())
-		cond := meta.FindStatusCondition(conn.Status.Conditions, iamv1alpha1.ConditionReady)
+		g.Expect(k8s.Get(h.ctx, key, conn)).To(Succeed())
+		cond := meta.FindStatusCondition(conn.ConnectionStatus().Conditions, iamv1alpha1.ConditionReady)
 		g.Expect(cond).NotTo(BeNil())
-		g.Expect(cond.ObservedGeneration).To(Equal(conn.Generation))
+		g.Expect(cond.ObservedGeneration).To(Equal(conn.GetGeneration()))
 		g.Expect(cond.Reason).To(Equal(reason), cond.Message)
 		g.Expect(cond.Status).To(Equal(status), cond.Message)
 	}).WithTimeout(20 * time.Second).WithPolling(50 * time.Millisecond).Should(Succeed())
