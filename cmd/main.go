@@ -267,6 +267,7 @@ func managerOptions(f flags) ctrl.Options {
 		Metrics:                       metrics,
 		HealthProbeBindAddress:        f.probeAddr,
 		PprofBindAddress:              f.pprofAddr,
+		MapperProvider:                newCachingRESTMapper,
 		LeaderElection:                f.leaderElect,
 		LeaderElectionID:              "posthog-operator.iam.posthog-operator.io",
 		LeaderElectionNamespace:       f.leaderElectionNamespace,
