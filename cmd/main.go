@@ -20,6 +20,7 @@ package main
 import (
 	"cmp"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -165,36 +166,11 @@ func parseFlags() flags {
 func main() {
 	f := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&f.zap)))
-	setGCPercent(f.gcPercent)
-	if limit, err := setMemoryLimit(f.memoryLimitRatio); err != nil {
-		setupLog.Error(err, "Could not set the Go memory limit from the container's")
-		os.Exit(2)
-	} else if limit > 0 {
-		setupLog.Info("Go memory limit set from the container's", "bytes", limit, "ratio", f.memoryLimitRatio)
-	}
-	if f.rateLimitTimeScale <= 0 {
-		setupLog.Error(nil, "--posthog-rate-limit-time-scale must be positive")
+	tuneRuntime(f)
+	if err := f.settle(); err != nil {
+		setupLog.Error(err, "Invalid flags")
 		os.Exit(2)
 	}
-	if _, err := posthog.ParseAllowedHosts(f.allowedHosts); err != nil {
-		setupLog.Error(err, "--allowed-hosts must list origins such as https://us.posthog.com, or be *")
-		os.Exit(2)
-	}
-	f.clusterResourceNS = cmp.Or(f.clusterResourceNS, ownNamespace())
-	if !f.namespacedConnections && f.clusterResourceNS == "" {
-		setupLog.Error(nil, "--namespaced-connections=false needs a cluster resource namespace: "+
-			"run in a cluster, or pass --cluster-resource-namespace")
-		os.Exit(2)
-	}
-	if f.maxReferences <= 0 || f.reconcileTimeout < 0 || f.stallLimit < 0 {
-		setupLog.Error(nil, "--max-references-per-organization must be positive, "+
-			"--reconcile-timeout and --health-stall-limit not negative")
-		os.Exit(2)
-	}
-	f.reconcileTimeout = cmp.Or(f.reconcileTimeout, controller.DefaultReconcileTimeout(f.requestTimeout, f.maxReferences))
-	f.stallLimit = cmp.Or(f.stallLimit, controller.DefaultStallLimit(f.reconcileTimeout))
-	f.rateLimit.Minute = time.Duration(float64(time.Minute) / f.rateLimitTimeScale)
-	f.rateLimit.Hour = time.Duration(float64(time.Hour) / f.rateLimitTimeScale)
 
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), managerOptions(f))
 	if err != nil {
@@ -281,6 +257,42 @@ func managerOptions(f flags) ctrl.Options {
 			DefaultTransform: cache.TransformStripManagedFields(),
 		},
 	}
+}
+
+// tuneRuntime sets the Go collector's GOGC and soft memory limit.
+func tuneRuntime(f flags) {
+	setGCPercent(f.gcPercent)
+	if limit, err := setMemoryLimit(f.memoryLimitRatio); err != nil {
+		setupLog.Error(err, "Could not set the Go memory limit from the container's")
+		os.Exit(2)
+	} else if limit > 0 {
+		setupLog.Info("Go memory limit set from the container's", "bytes", limit, "ratio", f.memoryLimitRatio)
+	}
+}
+
+// settle checks the flags that go together and fills in the defaults that
+// derive from others.
+func (f *flags) settle() error {
+	if f.rateLimitTimeScale <= 0 {
+		return errors.New("--posthog-rate-limit-time-scale must be positive")
+	}
+	if _, err := posthog.ParseAllowedHosts(f.allowedHosts); err != nil {
+		return fmt.Errorf("--allowed-hosts must list origins such as https://us.posthog.com, or be *: %w", err)
+	}
+	f.clusterResourceNS = cmp.Or(f.clusterResourceNS, ownNamespace())
+	if !f.namespacedConnections && f.clusterResourceNS == "" {
+		return errors.New("--namespaced-connections=false needs a cluster resource namespace: " +
+			"run in a cluster, or pass --cluster-resource-namespace")
+	}
+	if f.maxReferences <= 0 || f.reconcileTimeout < 0 || f.stallLimit < 0 {
+		return errors.New("--max-references-per-organization must be positive, " +
+			"--reconcile-timeout and --health-stall-limit not negative")
+	}
+	f.reconcileTimeout = cmp.Or(f.reconcileTimeout, controller.DefaultReconcileTimeout(f.requestTimeout, f.maxReferences))
+	f.stallLimit = cmp.Or(f.stallLimit, controller.DefaultStallLimit(f.reconcileTimeout))
+	f.rateLimit.Minute = time.Duration(float64(time.Minute) / f.rateLimitTimeScale)
+	f.rateLimit.Hour = time.Duration(float64(time.Hour) / f.rateLimitTimeScale)
+	return nil
 }
 
 // secretCache keeps the Secrets the manager watches (as metadata, to notice
