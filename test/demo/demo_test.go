@@ -71,7 +71,10 @@ func TestDemo(t *testing.T) {
 		{"spec.prune set to a DryRun scope", `(?m)^\$ kubectl patch clusterposthogconnection posthog --type merge -p ` +
 			`'\{"spec":\{"prune":\{"mode":"DryRun","scopes":\[\{"provider":"github","providerOrganizationId":"posthog"\}\]\}\}\}'\n` +
 			`clusterposthogconnection\.iam\.posthog-operator\.io/posthog patched$`},
-		{"the dry run's status.prune", `(?m)^\{"candidates":1,"items":\[\{"id":"` + uuid + `","provider":"github",` +
+		// heldBy says what would hold Enforce: the reference was made seconds ago.
+		{"the dry run's status.prune", `(?m)^\{"candidates":1,"heldBy":"in Enforce: 1 candidate\(s\) were created ` +
+			`less than one resync period \(30s\) ago and are left for a later pass","items":\[\{"id":"` + uuid +
+			`","provider":"github",` +
 			`"providerOrganizationId":"posthog","providerRoleId":"13579","providerRoleName":"Data team","role":"` + uuid +
 			`"\}\],"lastPassTime":"[^"]+","mode":"DryRun"\}$`},
 		{"nothing deleted in DryRun", `1 prune candidate\(s\); DryRun deleted nothing: PostHog still holds ` + uuid},
@@ -116,7 +119,7 @@ func assertTheDryRunListsTheHandMadeReference(t *testing.T, output []byte) {
 	}
 	id := regexp.QuoteMeta(string(m[1]))
 	for what, pattern := range map[string]string{
-		"status.prune's item":   `(?m)^\{"candidates":1,"items":\[\{"id":"` + id + `"`,
+		"status.prune's item":   `(?m)^\{"candidates":1,"heldBy":"[^"]*","items":\[\{"id":"` + id + `"`,
 		"the plan's prune line": `(?m)^- prune\s+` + id + ` `,
 		"PostHog at the end":    `(?m)^` + id + `\s+github\s+posthog\s+Data team \(13579\)\s+Support`,
 	} {
