@@ -18,7 +18,6 @@ package controller
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -56,7 +55,7 @@ func FuzzDesiredReference(f *testing.F) {
 		if err := json.Unmarshal(body, &sent); err != nil {
 			t.Fatalf("the request body does not decode: %v", err)
 		}
-		trim := strings.TrimSpace
+		trim := posthog.Strip // what PostHog strips: Python's str.strip(), U+001C to U+001F included
 		want := map[string]any{
 			"provider": trim(provider), "provider_organization_id": trim(org), "provider_role_id": trim(roleID),
 			"provider_role_name": trim(name), "role": trim(role),
