@@ -299,9 +299,6 @@ func (c *Connections) lastClient(key connectionKey, uid string) (cachedClient, b
 // neither the connection's spec nor its Secret changed. Nothing is read
 // for a host that is not allowed, nor for a disabled kind.
 func (c *Connections) ForConnection(ctx context.Context, conn iamv1alpha1.Connection) (posthog.API, error) {
-	if err := c.checkUsable(conn); err != nil {
-		return nil, err
-	}
 	secret, err := c.secretMetadata(ctx, conn)
 	if err != nil {
 		return nil, err
@@ -402,41 +399,45 @@ func (c *Connections) secretNamespace(conn iamv1alpha1.Connection) string {
 func (c *Connections) secretMetadata(
 	ctx context.Context, conn iamv1alpha1.Connection,
 ) (*metav1.PartialObjectMetadata, error) {
-	if err := c.checkSecretNamespace(conn); err != nil {
+	name, err := c.secretOf(conn)
+	if err != nil {
 		return nil, err
 	}
 	secret := &metav1.PartialObjectMetadata{}
 	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	name := types.NamespacedName{Namespace: c.secretNamespace(conn), Name: conn.ConnectionSpec().APIKeySecretRef.Name}
 	if err := c.Reader.Get(ctx, name, secret); err != nil {
 		return nil, c.secretError(err, conn)
 	}
 	return secret, nil
 }
 
-// checkSecretNamespace says so when a cluster connection's Secret has no
-// namespace to live in: a manager run outside a cluster without
+// secretOf is where conn's API-key Secret is, once conn is one this
+// manager may read a Secret for (checkUsable): the one gate before any read
+// of it, its metadata included. A cluster connection's Secret has no
+// namespace to live in when the manager runs outside a cluster without
 // --cluster-resource-namespace.
-func (c *Connections) checkSecretNamespace(conn iamv1alpha1.Connection) error {
-	if c.secretNamespace(conn) != "" {
-		return nil
+func (c *Connections) secretOf(conn iamv1alpha1.Connection) (types.NamespacedName, error) {
+	if err := c.checkUsable(conn); err != nil {
+		return types.NamespacedName{}, err
 	}
-	return &connectionError{reason: iamv1alpha1.ReasonSecretNotFound, message: "the manager has no cluster " +
-		"resource namespace to read ClusterPostHogConnection Secrets from: it runs outside a cluster; start it " +
-		"with --cluster-resource-namespace"}
+	namespace := c.secretNamespace(conn)
+	if namespace == "" {
+		return types.NamespacedName{}, &connectionError{reason: iamv1alpha1.ReasonSecretNotFound, message: "the " +
+			"manager has no cluster resource namespace to read ClusterPostHogConnection Secrets from: it runs " +
+			"outside a cluster; start it with --cluster-resource-namespace"}
+	}
+	return types.NamespacedName{Namespace: namespace, Name: conn.ConnectionSpec().APIKeySecretRef.Name}, nil
 }
 
 // readAPIKey reads conn's API key from its Secret with the uncached reader,
 // logging nothing: the rule internal/apikey keeps for the manager and the
 // kubectl plugin alike.
 func (c *Connections) readAPIKey(ctx context.Context, conn iamv1alpha1.Connection) (string, error) {
-	if err := c.checkUsable(conn); err != nil {
+	name, err := c.secretOf(conn)
+	if err != nil {
 		return "", err
 	}
-	if err := c.checkSecretNamespace(conn); err != nil {
-		return "", err
-	}
-	apiKey, err := apikey.Read(ctx, c.APIReader, c.secretNamespace(conn), conn.ConnectionSpec().APIKeySecretRef)
+	apiKey, err := apikey.Read(ctx, c.APIReader, name.Namespace, conn.ConnectionSpec().APIKeySecretRef)
 	if err != nil {
 		return "", c.secretError(err, conn)
 	}
