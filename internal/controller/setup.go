@@ -112,7 +112,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		cfg.Clock = clock.RealClock{}
 	}
 	mgr = timeoutManager{Manager: mgr, timeout: reconcileTimeoutOf(cfg)}
-	if err := registerIndexes(mgr); err != nil {
+	if err := registerIndexes(context.Background(), mgr); err != nil {
 		return err
 	}
 	newExternal, lister, err := observer(cfg)
@@ -172,30 +172,6 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		Clock:                   cfg.Clock,
 		Settled:                 settled,
 	}).SetupWithManager(mgr)
-}
-
-// registerIndexes registers every field index the controllers read, in
-// one place.
-func registerIndexes(mgr ctrl.Manager) error {
-	indexes := []struct {
-		obj     client.Object
-		field   string
-		extract client.IndexerFunc
-	}{
-		{&iamv1alpha1.PostHogConnection{}, indexConnectionSecret, secretNameOf},
-		{&iamv1alpha1.ClusterPostHogConnection{}, indexConnectionSecret, secretNameOf},
-		{&iamv1alpha1.RoleExternalReference{}, indexReferenceConnection, func(o client.Object) []string {
-			return []string{connectionOf(o.(*iamv1alpha1.RoleExternalReference)).indexValue()}
-		}},
-		{&iamv1alpha1.RoleExternalReference{}, indexReferenceID, recordedIDOf},
-		{&iamv1alpha1.RoleExternalReference{}, indexReferenceKeys, providerKeysOf},
-	}
-	for _, ix := range indexes {
-		if err := mgr.GetFieldIndexer().IndexField(context.Background(), ix.obj, ix.field, ix.extract); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // secretNameOf is the name of a connection's API-key Secret.
