@@ -28,6 +28,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 	"k8s.io/apimachinery/pkg/api/equality"
+	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -38,6 +40,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/eventrecorder"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
@@ -133,7 +136,10 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("--allowed-hosts: %w", err)
 	}
-	recorder := mgr.GetEventRecorder("posthog-operator")
+	recorder, err := newEventRecorder(mgr)
+	if err != nil {
+		return err
+	}
 	connections := &Connections{
 		Reader:                   mgr.GetClient(),
 		APIReader:                mgr.GetAPIReader(),
@@ -172,6 +178,18 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		Clock:                   cfg.Clock,
 		Settled:                 settled,
 	}).SetupWithManager(mgr)
+}
+
+// newEventRecorder is the recorder of every Event the controllers emit, in
+// bounded memory (see package eventrecorder), run by the manager.
+func newEventRecorder(mgr ctrl.Manager) (*eventrecorder.Recorder, error) {
+	eventsClient, err := eventsv1client.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, err
+	}
+	recorder := eventrecorder.New(&events.EventSinkImpl{Interface: eventsClient}, mgr.GetScheme(), "posthog-operator",
+		eventrecorder.Options{Log: mgr.GetLogger().WithName("events")})
+	return recorder, mgr.Add(recorder)
 }
 
 // secretNameOf is the name of a connection's API-key Secret.
