@@ -19,6 +19,7 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -30,10 +31,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
-
-// lastApplied is what `kubectl apply` leaves on a Secret it created: the
-// whole manifest, data included.
-const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // TestTheSecretCacheHoldsNoKey runs the manager's cache, with the options
 // main gives it, against a real API server, and reads a Secret created by
@@ -69,7 +66,7 @@ func TestTheSecretCacheHoldsNoKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := readMetadata(plain).Annotations[lastApplied]; !ok {
+	if _, ok := readMetadata(plain).Annotations[lastAppliedConfiguration]; !ok {
 		t.Fatal("a cache without main's options does not see the annotation: the test proves nothing")
 	}
 
@@ -98,10 +95,12 @@ func TestTheSecretCacheHoldsNoKey(t *testing.T) {
 	}
 }
 
-// startAPIServer starts a real API server for the test.
+// startAPIServer starts a real API server for the test, with the
+// operator's CRDs (the manager's cache options name its kinds).
 func startAPIServer(t *testing.T) (*rest.Config, context.Context) {
 	t.Helper()
-	env := &envtest.Environment{}
+	env := &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true}
 	cfg, err := env.Start()
 	if err != nil {
 		t.Fatalf("starting the test control plane: %v", err)
@@ -126,7 +125,7 @@ func createAppliedSecret(t *testing.T, ctx context.Context, cfg *rest.Config, na
 	if err := direct.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace,
 			Labels: map[string]string{"app": "posthog"},
-			Annotations: map[string]string{lastApplied: `{"apiVersion":"v1","kind":"Secret","stringData":{"apiKey":"` +
+			Annotations: map[string]string{lastAppliedConfiguration: `{"apiVersion":"v1","kind":"Secret","stringData":{"apiKey":"` +
 				key + `"}}`}},
 		StringData: map[string]string{"apiKey": key},
 	}); err != nil {
