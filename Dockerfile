@@ -1,16 +1,19 @@
 # Base images, pinned by digest so a rebuild gets the same toolchain and the
 # same root filesystem (and its CA bundle) until the pin is changed in review.
-#
-# The digests below are PLACEHOLDERS: they were written where no registry
-# could be reached to read, let alone verify, the real ones. The build fails
-# at once on them ("invalid reference format"). Pin both before building:
-# read the index digest of each (`crane digest golang:1.26`, or the Digest:
-# line of `docker buildx imagetools inspect golang:1.26`; the same for
-# gcr.io/distroless/static:nonroot) and write it as name:tag@sha256:<digest>.
-# Override BASE_IMAGE to build from another registry, e.g.
+# Both are multi-platform index digests, so buildx picks each --platform's
+# image from them:
+#   - golang:1.26 (Go 1.26.5), as docker-library's repo-info lists it
+#     (repos/golang/remote/1.26.md: "docker pull golang@sha256:3aff…");
+#   - gcr.io/distroless/static:nonroot, the index digest multi-platform builds
+#     pin for that tag.
+# They were written where no registry could be reached, so `docker build` is
+# the first to check them. To move a pin, read the new index digest
+# (`crane digest golang:1.26`, or the Digest: line of `docker buildx
+# imagetools inspect`) and write it as name:tag@sha256:<digest>. Override
+# BASE_IMAGE to build from a mirror, e.g.
 # docker.io/library/golang:1.26@sha256:<digest>.
-ARG BASE_IMAGE=golang:1.26@sha256:PLACEHOLDER-pin-the-golang-image-digest
-ARG RUNTIME_IMAGE=gcr.io/distroless/static:nonroot@sha256:PLACEHOLDER-pin-the-distroless-image-digest
+ARG BASE_IMAGE=golang:1.26@sha256:3aff6657219a4d9c14e27fb1d8976c49c29fddb70ba835014f477e1c70636647
+ARG RUNTIME_IMAGE=gcr.io/distroless/static:nonroot@sha256:f7f8f729987ad0fdf6b05eeeae94b26e6a0f613bdf46feea7fc40f7bd72953e6
 
 # Build the manager binary
 FROM ${BASE_IMAGE} AS builder
