@@ -32,6 +32,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
@@ -157,6 +158,30 @@ func TestARepeatTheRecorderForgotIsANewEvent(t *testing.T) {
 
 	g.Eventually(func(g Gomega) {
 		got := api.eventsAbout(g, "forgotten")
+		g.Expect(got).To(HaveLen(2))
+		for _, e := range got {
+			g.Expect(e.Series).To(BeNil())
+		}
+	}).WithTimeout(20 * time.Second).Should(Succeed())
+}
+
+// TestARepeatAfterTheSeriesWindowIsANewEvent: a repeat more than six
+// minutes after the last one starts a new Event, as in client-go.
+func TestARepeatAfterTheSeriesWindowIsANewEvent(t *testing.T) {
+	api := startAPIServer(t)
+	g := NewWithT(t)
+	clock := clocktesting.NewFakeClock(time.Now())
+	r := api.start(t, Options{Clock: clock})
+	obj := configMap("later")
+
+	r.Eventf(obj, nil, corev1.EventTypeWarning, "SyncFailed", "Create", "first")
+	g.Eventually(func(g Gomega) { g.Expect(api.eventsAbout(g, "later")).To(HaveLen(1)) }).
+		WithTimeout(20 * time.Second).Should(Succeed())
+	clock.Step(seriesWindow + time.Second)
+	r.Eventf(obj, nil, corev1.EventTypeWarning, "SyncFailed", "Create", "much later")
+
+	g.Eventually(func(g Gomega) {
+		got := api.eventsAbout(g, "later")
 		g.Expect(got).To(HaveLen(2))
 		for _, e := range got {
 			g.Expect(e.Series).To(BeNil())
