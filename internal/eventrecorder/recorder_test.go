@@ -142,51 +142,44 @@ func TestRepeatsFoldIntoOneSeriesAndOthersDoNot(t *testing.T) {
 	}).WithTimeout(20 * time.Second).Should(Succeed())
 }
 
-// TestARepeatTheRecorderForgotIsANewEvent: the series memory is bounded;
-// a repeat of an Event it no longer holds is written again, not lost.
-func TestARepeatTheRecorderForgotIsANewEvent(t *testing.T) {
+// TestARepeatIsANewEventWhenItsSeriesIsOver: a repeat of an Event the
+// bounded series memory no longer holds, or one more than six minutes after
+// the last (as in client-go), is written again as a new Event: never lost,
+// only not folded.
+func TestARepeatIsANewEventWhenItsSeriesIsOver(t *testing.T) {
 	api := startAPIServer(t)
-	g := NewWithT(t)
-	r := api.start(t, Options{SeriesMemory: 1, Writers: 1})
-	first, other := configMap("forgotten"), configMap("between")
-
-	r.Eventf(first, nil, corev1.EventTypeNormal, "Created", "Create", "one")
-	g.Eventually(func(g Gomega) { g.Expect(api.eventsAbout(g, "forgotten")).To(HaveLen(1)) }).
-		WithTimeout(20 * time.Second).Should(Succeed())
-	r.Eventf(other, nil, corev1.EventTypeNormal, "Created", "Create", "pushes the first out")
-	r.Eventf(first, nil, corev1.EventTypeNormal, "Created", "Create", "again")
-
-	g.Eventually(func(g Gomega) {
-		got := api.eventsAbout(g, "forgotten")
-		g.Expect(got).To(HaveLen(2))
-		for _, e := range got {
-			g.Expect(e.Series).To(BeNil())
-		}
-	}).WithTimeout(20 * time.Second).Should(Succeed())
-}
-
-// TestARepeatAfterTheSeriesWindowIsANewEvent: a repeat more than six
-// minutes after the last one starts a new Event, as in client-go.
-func TestARepeatAfterTheSeriesWindowIsANewEvent(t *testing.T) {
-	api := startAPIServer(t)
-	g := NewWithT(t)
 	clock := clocktesting.NewFakeClock(time.Now())
-	r := api.start(t, Options{Clock: clock})
-	obj := configMap("later")
+	for _, tc := range []struct {
+		object  string
+		opts    Options
+		between func(r *Recorder)
+	}{
+		{object: "forgotten", opts: Options{SeriesMemory: 1, Writers: 1}, between: func(r *Recorder) {
+			r.Eventf(configMap("pushes-it-out"), nil, corev1.EventTypeWarning, "SyncFailed", "Create", "another")
+		}},
+		{object: "much-later", opts: Options{Clock: clock}, between: func(*Recorder) {
+			clock.Step(seriesWindow + time.Second)
+		}},
+	} {
+		t.Run(tc.object, func(t *testing.T) {
+			g := NewWithT(t)
+			r := api.start(t, tc.opts)
+			obj := configMap(tc.object)
+			r.Eventf(obj, nil, corev1.EventTypeWarning, "SyncFailed", "Create", "first")
+			g.Eventually(func(g Gomega) { g.Expect(api.eventsAbout(g, tc.object)).To(HaveLen(1)) }).
+				WithTimeout(20 * time.Second).Should(Succeed())
+			tc.between(r)
+			r.Eventf(obj, nil, corev1.EventTypeWarning, "SyncFailed", "Create", "again")
 
-	r.Eventf(obj, nil, corev1.EventTypeWarning, "SyncFailed", "Create", "first")
-	g.Eventually(func(g Gomega) { g.Expect(api.eventsAbout(g, "later")).To(HaveLen(1)) }).
-		WithTimeout(20 * time.Second).Should(Succeed())
-	clock.Step(seriesWindow + time.Second)
-	r.Eventf(obj, nil, corev1.EventTypeWarning, "SyncFailed", "Create", "much later")
-
-	g.Eventually(func(g Gomega) {
-		got := api.eventsAbout(g, "later")
-		g.Expect(got).To(HaveLen(2))
-		for _, e := range got {
-			g.Expect(e.Series).To(BeNil())
-		}
-	}).WithTimeout(20 * time.Second).Should(Succeed())
+			g.Eventually(func(g Gomega) {
+				got := api.eventsAbout(g, tc.object)
+				g.Expect(got).To(HaveLen(2))
+				for _, e := range got {
+					g.Expect(e.Series).To(BeNil())
+				}
+			}).WithTimeout(20 * time.Second).Should(Succeed())
+		})
+	}
 }
 
 func TestAClusterScopedObjectsEventGoesToDefaultWithItsNoteCut(t *testing.T) {
