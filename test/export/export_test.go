@@ -26,206 +26,67 @@ limitations under the License.
 package export
 
 import (
-	"bytes"
-	"context"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/controller"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
+	"github.com/posthog-operator/posthog-operator/test/internal/plugintest"
 )
 
-// clusterResourceNamespace is where the plugin reads a
-// ClusterPostHogConnection's Secret unless --cluster-resource-namespace
-// says otherwise (the kustomize install's namespace), and where these
-// tests' managers read it.
-const clusterResourceNamespace = "posthog-operator-system"
+// patience is how long the operator gets to adopt everything, on a loaded
+// machine.
+const patience = 3 * time.Minute
 
-const (
-	// buildTimeout bounds compiling the plugin: on a fresh machine that
-	// compiles every dependency, on two busy cores beside other packages.
-	buildTimeout = 20 * time.Minute
-	// commandTimeout bounds one kubectl or plugin run.
-	commandTimeout = 3 * time.Minute
-	// patience is how long the operator gets to adopt everything, on a
-	// loaded machine.
-	patience = 3 * time.Minute
-)
+// clusterResourceNamespace is where the plugin and the tests' managers read
+// a ClusterPostHogConnection's Secret.
+const clusterResourceNamespace = plugintest.ClusterResourceNamespace
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	stopCluster()
+	world.Stop()
 	os.Exit(code)
 }
 
 // world is what every test shares: one control plane, the built plugin.
-var world struct {
-	once       sync.Once
-	err        error
-	env        *envtest.Environment
-	restConfig *rest.Config
-	kubeconfig string // an admin's kubeconfig file
-	pluginDir  string // holds kubectl-posthog
-	dir        string
-	kube       client.Client
-	scheme     *runtime.Scheme
-}
-
-func stopCluster() {
-	if world.env != nil {
-		if err := world.env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-		}
-	}
-	if world.dir != "" {
-		_ = os.RemoveAll(world.dir)
-	}
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
+var (
+	world    *plugintest.World
+	worldErr error
+	once     sync.Once
+)
 
 // setUp builds the plugin and starts the control plane, once.
 func setUp(t *testing.T) {
 	t.Helper()
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Skip("KUBEBUILDER_ASSETS is unset: run `make test` (it provides kube-apiserver, etcd and kubectl)")
 	}
-	world.once.Do(func() { world.err = start(t, repoRoot(t)) })
-	if world.err != nil {
-		t.Fatal(world.err)
+	once.Do(func() { world, worldErr = plugintest.Start(t, "export") })
+	if worldErr != nil {
+		t.Fatal(worldErr)
 	}
 }
 
-func start(t *testing.T, root string) error {
-	dir, err := os.MkdirTemp("", "export-test-")
-	if err != nil {
-		return err
-	}
-	world.dir = dir
-	world.pluginDir = filepath.Join(dir, "bin")
-	if err := buildPlugin(t, root, world.pluginDir); err != nil {
-		return err
-	}
-	world.scheme = runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(world.scheme); err != nil {
-		return err
-	}
-	if err := iamv1alpha1.AddToScheme(world.scheme); err != nil {
-		return err
-	}
-	world.env = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	if world.restConfig, err = world.env.Start(); err != nil {
-		return fmt.Errorf("starting envtest: %w", err)
-	}
-	if world.kube, err = client.New(world.restConfig, client.Options{Scheme: world.scheme}); err != nil {
-		return err
-	}
-	admin, err := world.env.AddUser(envtest.User{Name: "export-test-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("adding the admin user: %w", err)
-	}
-	kubeconfig, err := admin.KubeConfig()
-	if err != nil {
-		return err
-	}
-	world.kubeconfig = filepath.Join(dir, "kubeconfig")
-	return os.WriteFile(world.kubeconfig, kubeconfig, 0o600)
-}
-
-// buildPlugin compiles cmd/kubectl-posthog into dir, with a timeout sized
-// for a cold build cache (and within the test's deadline).
-func buildPlugin(t *testing.T, root, dir string) error {
-	timeout := buildTimeout
-	if deadline, ok := t.Deadline(); ok {
-		timeout = min(timeout, time.Until(deadline)-time.Minute)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "kubectl-posthog"), "./cmd/kubectl-posthog")
-	cmd.Dir = root
-	cmd.WaitDelay = 10 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/kubectl-posthog (given %s): %w\n%s", timeout.Round(time.Second),
-			errors.Join(err, ctx.Err()), out)
-	}
-	return nil
-}
-
-// result is one command's outcome.
-type result struct {
-	stdout, stderr []byte
-	err            error
-}
-
-// kubectl runs the real kubectl, with the plugin's directory first on the
-// PATH (kubectl finds plugins there) and the admin's kubeconfig in
-// KUBECONFIG.
-func kubectl(t *testing.T, stdin []byte, args ...string) result {
+// mustKubectl runs the real kubectl with the plugin, and fails the test
+// unless it exits 0.
+func mustKubectl(t *testing.T, stdin []byte, args ...string) plugintest.Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
-	cmd.Env = append(os.Environ(),
-		"PATH="+world.pluginDir+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"KUBECONFIG="+world.kubeconfig,
-		"KUBECACHEDIR="+filepath.Join(world.dir, "kube-cache"))
-	cmd.WaitDelay = 10 * time.Second
-	if stdin != nil {
-		cmd.Stdin = bytes.NewReader(stdin)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return result{stdout: stdout.Bytes(), stderr: stderr.Bytes(), err: errors.Join(err, ctx.Err())}
-}
-
-// mustKubectl is kubectl that must succeed.
-func mustKubectl(t *testing.T, stdin []byte, args ...string) result {
-	t.Helper()
-	r := kubectl(t, stdin, args...)
-	if r.err != nil {
-		t.Fatalf("kubectl %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.err, r.stdout, r.stderr)
-	}
-	return r
+	return world.MustKubectl(t, stdin, args...)
 }
 
 // scenario is one test's namespace, PostHog and manager.
@@ -252,12 +113,12 @@ func newScenario(t *testing.T, namespace string) *scenario {
 	s := &scenario{t: t, g: NewWithT(t), namespace: namespace, ph: ph, url: server.URL, seeded: seeded,
 		refs: map[string]posthog.Reference{}}
 	ctx := t.Context()
-	s.g.Expect(world.kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
-	s.g.Expect(world.kube.Create(ctx, &corev1.Secret{
+	s.g.Expect(world.Kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
+	s.g.Expect(world.Kube.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog-api-key"},
 		StringData: map[string]string{"apiKey": seeded.APIKey},
 	})).To(Succeed())
-	s.g.Expect(world.kube.Create(ctx, &iamv1alpha1.PostHogConnection{
+	s.g.Expect(world.Kube.Create(ctx, &iamv1alpha1.PostHogConnection{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog"},
 		Spec: iamv1alpha1.PostHogConnectionSpec{Host: server.URL, OrganizationID: seeded.OrganizationID,
 			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: "posthog-api-key"}},
@@ -280,49 +141,14 @@ func (s *scenario) seed(specs ...posthog.ReferenceSpec) {
 // tests do.
 func (s *scenario) startManager(observe string, otherNamespaces ...string) {
 	s.t.Helper()
-	namespaces := map[string]cache.Config{s.namespace: {}}
-	for _, namespace := range otherNamespaces {
-		namespaces[namespace] = cache.Config{}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := ctrl.NewManager(world.restConfig, ctrl.Options{
-		Logger:                 logr.Discard(),
-		Scheme:                 world.scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: namespaces},
-		Controller:             config.Controller{SkipNameValidation: new(true)},
-	})
-	s.g.Expect(err).NotTo(HaveOccurred())
-	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: 100000, PerHour: 1000000})
-	s.g.Expect(controller.SetupControllers(mgr, controller.Config{
-		AllowedHosts:             s.url,
-		ClusterResourceNamespace: clusterResourceNamespace,
-		ResyncPeriod:             time.Hour,
-		MaxConcurrentReconciles:  4,
-		Observe:                  observe,
-		NewClient: func(cfg posthog.Config) (posthog.API, error) {
-			cfg.Limiter = limiter
-			return posthog.NewClient(cfg)
-		},
-	})).To(Succeed())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			s.t.Errorf("manager stopped: %v", err)
-		}
-	}()
-	s.t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	world.StartManager(s.t, plugintest.Manager{AllowedHosts: s.url, Observe: observe,
+		Namespaces: append([]string{s.namespace}, otherNamespaces...)})
 }
 
 // references are the namespace's RoleExternalReferences.
 func (s *scenario) references() ([]iamv1alpha1.RoleExternalReference, error) {
 	list := &iamv1alpha1.RoleExternalReferenceList{}
-	err := world.kube.List(s.t.Context(), list, client.InNamespace(s.namespace))
+	err := world.Kube.List(s.t.Context(), list, client.InNamespace(s.namespace))
 	return list.Items, err
 }
 
@@ -343,7 +169,7 @@ func adopted(ref iamv1alpha1.RoleExternalReference, want posthog.Reference) erro
 
 // export runs `kubectl posthog export` for the namespace's connection,
 // allowing the in-memory PostHog's origin to receive the key.
-func (s *scenario) export(args ...string) result {
+func (s *scenario) export(args ...string) plugintest.Result {
 	s.t.Helper()
 	full := []string{"posthog", "export", "--connection", "posthog", "-n", s.namespace, "--allowed-hosts", s.url}
 	if s.roleUUIDs {
@@ -412,7 +238,7 @@ func testAdoption(t *testing.T, observe string, roleUUIDs bool) {
 
 	// One reference is already managed, by an object written by hand.
 	byHand := s.refs["12345"]
-	s.g.Expect(world.kube.Create(t.Context(), &iamv1alpha1.RoleExternalReference{
+	s.g.Expect(world.Kube.Create(t.Context(), &iamv1alpha1.RoleExternalReference{
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.namespace, Name: "by-hand"},
 		Spec: iamv1alpha1.RoleExternalReferenceSpec{
 			ConnectionRef: iamv1alpha1.ConnectionReference{Name: "posthog"}, Provider: byHand.Provider,
@@ -435,11 +261,11 @@ func testAdoption(t *testing.T, observe string, roleUUIDs bool) {
 	// Export what no object manages yet, twice: the same bytes.
 	first := s.export("--unmanaged")
 	second := s.export("--unmanaged")
-	s.g.Expect(string(second.stdout)).To(Equal(string(first.stdout)), "two exports differ")
-	s.g.Expect(string(first.stderr)).To(ContainSubstring("Warning: skipped PostHog reference " + s.refs["spaced"].ID))
-	s.g.Expect(string(first.stderr)).To(ContainSubstring("Exported 3 RoleExternalReferences from the 5 references " +
+	s.g.Expect(string(second.Stdout)).To(Equal(string(first.Stdout)), "two exports differ")
+	s.g.Expect(string(first.Stderr)).To(ContainSubstring("Warning: skipped PostHog reference " + s.refs["spaced"].ID))
+	s.g.Expect(string(first.Stderr)).To(ContainSubstring("Exported 3 RoleExternalReferences from the 5 references " +
 		"of PostHog organization " + s.seeded.OrganizationID + " (1 skipped, 1 already managed, 0 filtered out)."))
-	objects := exported(t, first.stdout)
+	objects := exported(t, first.Stdout)
 	wantRefs := map[string]posthog.Reference{} // object name → the PostHog reference it must adopt
 	for _, obj := range objects {
 		ref, ok := s.refs[obj.Spec.ProviderRoleID]
@@ -454,7 +280,7 @@ func testAdoption(t *testing.T, observe string, roleUUIDs bool) {
 	s.g.Expect(wantRefs).To(HaveLen(3))
 	s.g.Expect(wantRefs).NotTo(ContainElement(byHand))
 
-	mustKubectl(t, first.stdout, "apply", "-f", "-")
+	mustKubectl(t, first.Stdout, "apply", "-f", "-")
 	s.g.Eventually(func() error {
 		refs, err := s.references()
 		if err != nil {
@@ -480,8 +306,8 @@ func testAdoption(t *testing.T, observe string, roleUUIDs bool) {
 	s.g.Expect(s.ph.References(s.seeded.OrganizationID)).To(Equal(before))
 	// Now every reference the CRD can hold is managed.
 	after := s.export("--unmanaged")
-	s.g.Expect(after.stdout).To(BeEmpty())
-	s.g.Expect(string(after.stderr)).To(ContainSubstring("(1 skipped, 4 already managed, 0 filtered out)"))
+	s.g.Expect(after.Stdout).To(BeEmpty())
+	s.g.Expect(string(after.Stderr)).To(ContainSubstring("(1 skipped, 4 already managed, 0 filtered out)"))
 }
 
 // expectedRoleName is the spec.roleName an export of ref writes.
@@ -520,40 +346,22 @@ func TestTheAPIKeyStaysOutOfTheLogsAtEveryVerbosity(t *testing.T) {
 	for _, verbosity := range []string{"-v=0", "-v=6", "-v=8", "-v=10"} {
 		t.Run(verbosity, func(t *testing.T) {
 			r := s.export(verbosity, "--unmanaged")
-			for what, text := range map[string][]byte{"stdout": r.stdout, "stderr": r.stderr} {
-				if leak := leaked(text, key); leak != "" {
+			for what, text := range map[string][]byte{"stdout": r.Stdout, "stderr": r.Stderr} {
+				if leak := plugintest.Leaked(text, key); leak != "" {
 					t.Errorf("the API key is in the %s at %s: %q", what, verbosity, leak)
 				}
 			}
-			if len(exported(t, r.stdout)) != 1 {
-				t.Errorf("the export at %s wrote:\n%s", verbosity, r.stdout)
+			if len(exported(t, r.Stdout)) != 1 {
+				t.Errorf("the export at %s wrote:\n%s", verbosity, r.Stdout)
 			}
 			if verbosity == "-v=10" {
 				// The verbosity reached client-go: it printed the connection's body.
-				s.g.Expect(string(r.stderr)).To(ContainSubstring("Response Body"))
-				s.g.Expect(string(r.stderr)).To(ContainSubstring(`"kind":"PostHogConnection"`))
+				s.g.Expect(string(r.Stderr)).To(ContainSubstring("Response Body"))
+				s.g.Expect(string(r.Stderr)).To(ContainSubstring(`"kind":"PostHogConnection"`))
 			}
 		})
 	}
 	s.requireNoWrites()
-}
-
-// leaked returns what of key text shows: key itself, its base64 form, or
-// any 8 bytes of it in a row (a hex dump's 16-byte lines cut a key of 30
-// into pieces, one of at least 10); "" when nothing.
-func leaked(text []byte, key string) string {
-	const window = 8
-	for _, form := range []string{key, base64.StdEncoding.EncodeToString([]byte(key))} {
-		if bytes.Contains(text, []byte(form)) {
-			return form
-		}
-	}
-	for i := 0; i+window <= len(key); i++ {
-		if bytes.Contains(text, []byte(key[i:i+window])) {
-			return key[i : i+window]
-		}
-	}
-	return ""
 }
 
 // Export through a ClusterPostHogConnection: its Secret is read in the
@@ -564,13 +372,13 @@ func TestApplyingAClusterConnectionExportAdoptsWithoutAWrite(t *testing.T) {
 	s := newScenario(t, "export-cluster")
 	ctx := t.Context()
 	const name = "export-cluster"
-	err := world.kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterResourceNamespace}})
+	err := world.Kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: clusterResourceNamespace}})
 	s.g.Expect(client.IgnoreAlreadyExists(err)).To(Succeed())
-	s.g.Expect(world.kube.Create(ctx, &corev1.Secret{
+	s.g.Expect(world.Kube.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: clusterResourceNamespace, Name: name + "-key"},
 		StringData: map[string]string{"apiKey": s.seeded.APIKey},
 	})).To(Succeed())
-	s.g.Expect(world.kube.Create(ctx, &iamv1alpha1.ClusterPostHogConnection{
+	s.g.Expect(world.Kube.Create(ctx, &iamv1alpha1.ClusterPostHogConnection{
 		ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: iamv1alpha1.ClusterPostHogConnectionSpec{
 			PostHogConnectionSpec: iamv1alpha1.PostHogConnectionSpec{Host: s.url, OrganizationID: s.seeded.OrganizationID,
@@ -589,20 +397,20 @@ func TestApplyingAClusterConnectionExportAdoptsWithoutAWrite(t *testing.T) {
 
 	// Without --allowed-hosts naming it, the in-memory PostHog's origin
 	// gets nothing: not the key, not a request.
-	refused := kubectl(t, nil, "posthog", "export", "--cluster-connection", name, "-n", s.namespace)
-	s.g.Expect(refused.err).To(HaveOccurred())
-	s.g.Expect(string(refused.stderr)).To(ContainSubstring(`PostHog host "` + s.url +
+	refused := world.Kubectl(t, nil, nil, "posthog", "export", "--cluster-connection", name, "-n", s.namespace)
+	s.g.Expect(refused.Code).NotTo(BeZero())
+	s.g.Expect(string(refused.Stderr)).To(ContainSubstring(`PostHog host "` + s.url +
 		`" (spec.host of ClusterPostHogConnection ` + name + `) is not an origin --allowed-hosts lists`))
-	s.g.Expect(refused.stdout).To(BeEmpty())
+	s.g.Expect(refused.Stdout).To(BeEmpty())
 	s.g.Expect(s.ph.Requests()).To(BeEmpty())
 
 	out := mustKubectl(t, nil, "posthog", "export", "--cluster-connection", name, "-n", s.namespace,
 		"--allowed-hosts", s.url)
-	s.g.Expect(string(out.stdout)).To(ContainSubstring("  connectionRef:\n    kind: ClusterPostHogConnection\n    name: " +
+	s.g.Expect(string(out.Stdout)).To(ContainSubstring("  connectionRef:\n    kind: ClusterPostHogConnection\n    name: " +
 		name + "\n"))
-	s.g.Expect(leaked(out.stdout, s.seeded.APIKey) + leaked(out.stderr, s.seeded.APIKey)).To(BeEmpty())
+	s.g.Expect(plugintest.Leaked(out.Stdout, s.seeded.APIKey) + plugintest.Leaked(out.Stderr, s.seeded.APIKey)).To(BeEmpty())
 	wantRefs := map[string]posthog.Reference{} // object name → the PostHog reference it must adopt
-	for _, obj := range exported(t, out.stdout) {
+	for _, obj := range exported(t, out.Stdout) {
 		s.g.Expect(obj.Namespace).To(Equal(s.namespace))
 		s.g.Expect(obj.Spec.ConnectionRef).To(Equal(iamv1alpha1.ConnectionReference{
 			Kind: iamv1alpha1.KindClusterPostHogConnection, Name: name}))
@@ -611,7 +419,7 @@ func TestApplyingAClusterConnectionExportAdoptsWithoutAWrite(t *testing.T) {
 	s.g.Expect(wantRefs).To(HaveLen(2))
 
 	// The real API server takes them as they are, kind included.
-	mustKubectl(t, out.stdout, "apply", "-f", "-")
+	mustKubectl(t, out.Stdout, "apply", "-f", "-")
 	stored, err := s.references()
 	s.g.Expect(err).NotTo(HaveOccurred())
 	s.g.Expect(stored).To(HaveLen(2))

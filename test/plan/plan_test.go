@@ -27,60 +27,34 @@ limitations under the License.
 package plan
 
 import (
-	"bytes"
-	"context"
-	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
 	"github.com/posthog-operator/posthog-operator/internal/controller"
 	"github.com/posthog-operator/posthog-operator/internal/posthog"
 	"github.com/posthog-operator/posthog-operator/internal/posthog/inmemory"
+	"github.com/posthog-operator/posthog-operator/test/internal/plugintest"
 )
 
-const (
-	// buildTimeout bounds compiling the plugin on a cold cache and busy cores.
-	buildTimeout = 20 * time.Minute
-	// commandTimeout bounds one kubectl or plugin run.
-	commandTimeout = 3 * time.Minute
-	// patience is how long the operator gets to settle, on a loaded machine.
-	patience = 3 * time.Minute
-)
+// patience is how long the operator gets to settle, on a loaded machine.
+const patience = 3 * time.Minute
 
 // world is the control plane, the plugin and an admin's kubeconfig, shared
 // by the tests.
-type world struct {
-	env        *envtest.Environment
-	kube       client.Client
-	scheme     *runtime.Scheme
-	kubeconfig string
-	pluginDir  string
-	dir        string
-}
+type world struct{ *plugintest.World }
 
 var (
 	shared    world
@@ -90,14 +64,7 @@ var (
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.env != nil {
-		if err := shared.env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping envtest:", err)
-		}
-	}
-	if shared.dir != "" {
-		_ = os.RemoveAll(shared.dir)
-	}
+	shared.Stop()
 	os.Exit(code)
 }
 
@@ -107,148 +74,33 @@ func setUp(t *testing.T) *world {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Skip("KUBEBUILDER_ASSETS is unset: run `make test` (it provides kube-apiserver, etcd and kubectl)")
 	}
-	once.Do(func() { sharedErr = shared.start(t) })
+	once.Do(func() { shared.World, sharedErr = plugintest.Start(t, "plan") })
 	if sharedErr != nil {
 		t.Fatal(sharedErr)
 	}
 	return &shared
 }
 
-func (w *world) start(t *testing.T) error {
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		return err
-	}
-	if w.dir, err = os.MkdirTemp("", "plan-test-"); err != nil {
-		return err
-	}
-	w.pluginDir = filepath.Join(w.dir, "bin")
-	if err := buildPlugin(t, root, w.pluginDir); err != nil {
-		return err
-	}
-	w.scheme = runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(w.scheme); err != nil {
-		return err
-	}
-	if err := iamv1alpha1.AddToScheme(w.scheme); err != nil {
-		return err
-	}
-	w.env = &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := w.env.Start()
-	if err != nil {
-		return fmt.Errorf("starting envtest: %w", err)
-	}
-	if w.kube, err = client.New(cfg, client.Options{Scheme: w.scheme}); err != nil {
-		return err
-	}
-	admin, err := w.env.AddUser(envtest.User{Name: "plan-test-admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return err
-	}
-	kubeconfig, err := admin.KubeConfig()
-	if err != nil {
-		return err
-	}
-	w.kubeconfig = filepath.Join(w.dir, "kubeconfig")
-	return os.WriteFile(w.kubeconfig, kubeconfig, 0o600)
-}
-
-func buildPlugin(t *testing.T, root, dir string) error {
-	timeout := buildTimeout
-	if deadline, ok := t.Deadline(); ok {
-		timeout = min(timeout, time.Until(deadline)-time.Minute)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "kubectl-posthog"), "./cmd/kubectl-posthog")
-	cmd.Dir = root
-	cmd.WaitDelay = 10 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/kubectl-posthog: %w\n%s", errors.Join(err, ctx.Err()), out)
-	}
-	return nil
-}
-
-// result is one command's outcome; code is its exit code.
+// result is one command's outcome, as text; code is its exit code.
 type result struct {
 	stdout, stderr string
 	code           int
 }
 
-// kubectl runs the real kubectl, the plugin's directory first on the PATH,
-// the admin's kubeconfig in KUBECONFIG, and env added to the environment.
+// kubectl runs the real kubectl with the plugin (plugintest.Kubectl), stdin
+// as its input and env added to the environment.
 func (w *world) kubectl(t *testing.T, stdin string, env []string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), args...)
-	cmd.Env = append(append(os.Environ(),
-		"PATH="+w.pluginDir+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"KUBECONFIG="+w.kubeconfig,
-		"KUBECACHEDIR="+filepath.Join(w.dir, "kube-cache")), env...)
-	cmd.WaitDelay = 10 * time.Second
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := result{stdout: stdout.String(), stderr: stderr.String()}
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit):
-		r.code = exit.ExitCode()
-	case err != nil:
-		t.Fatalf("kubectl %s: %v", strings.Join(args, " "), errors.Join(err, ctx.Err()))
-	}
-	return r
+	r := w.Kubectl(t, []byte(stdin), env, args...)
+	return result{stdout: string(r.Stdout), stderr: string(r.Stderr), code: r.Code}
 }
 
 // startManager runs the operator's controllers for the namespace; the
 // returned func stops it.
 func (w *world) startManager(t *testing.T, url, namespace string) func() {
 	t.Helper()
-	g := NewWithT(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	mgr, err := ctrl.NewManager(w.env.Config, ctrl.Options{
-		Logger:                 logr.Discard(),
-		Scheme:                 w.scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Cache:                  cache.Options{DefaultNamespaces: map[string]cache.Config{namespace: {}}},
-		Controller:             config.Controller{SkipNameValidation: new(true)},
-	})
-	g.Expect(err).NotTo(HaveOccurred())
-	limiter := posthog.NewLimiter(posthog.LimiterConfig{PerMinute: 100000, PerHour: 1000000})
-	g.Expect(controller.SetupControllers(mgr, controller.Config{
-		AllowedHosts:             url,
-		ClusterResourceNamespace: "posthog-operator-system",
-		ResyncPeriod:             time.Hour,
-		MaxConcurrentReconciles:  4,
-		Observe:                  controller.ObserveInventory,
-		NewClient: func(cfg posthog.Config) (posthog.API, error) {
-			cfg.Limiter = limiter
-			return posthog.NewClient(cfg)
-		},
-	})).To(Succeed())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager stopped: %v", err)
-		}
-	}()
-	stop := func() {
-		cancel()
-		<-done
-	}
-	t.Cleanup(stop)
-	return func() {
-		if ctx.Err() == nil {
-			stop()
-		}
-	}
+	return w.StartManager(t, plugintest.Manager{AllowedHosts: url, Observe: controller.ObserveInventory,
+		Namespaces: []string{namespace}})
 }
 
 // eventuallyReady waits until every object of the namespace is Ready for
@@ -258,7 +110,7 @@ func (w *world) eventuallyReady(t *testing.T, namespace string, want int) map[st
 	byName := map[string]iamv1alpha1.RoleExternalReference{}
 	NewWithT(t).Eventually(func() error {
 		list := &iamv1alpha1.RoleExternalReferenceList{}
-		if err := w.kube.List(t.Context(), list, client.InNamespace(namespace)); err != nil {
+		if err := w.Kube.List(t.Context(), list, client.InNamespace(namespace)); err != nil {
 			return err
 		}
 		if len(list.Items) != want {
@@ -318,10 +170,10 @@ func TestPlanThroughTheClusterUsesLiveOwnership(t *testing.T) {
 	byHand := seed("100", "Frontend", "Engineering") // the manifests will adopt it
 	orphan := seed("500", "Orphan", "Support")       // nobody declares it: a prune candidate
 
-	g.Expect(w.kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
-	g.Expect(w.kube.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog-key"},
+	g.Expect(w.Kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
+	g.Expect(w.Kube.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog-key"},
 		StringData: map[string]string{iamv1alpha1.DefaultAPIKeySecretKey: seeded.APIKey}})).To(Succeed())
-	g.Expect(w.kube.Create(ctx, &iamv1alpha1.PostHogConnection{
+	g.Expect(w.Kube.Create(ctx, &iamv1alpha1.PostHogConnection{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog"},
 		Spec: iamv1alpha1.PostHogConnectionSpec{Host: server.URL, OrganizationID: org,
 			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: "posthog-key"},
@@ -405,10 +257,10 @@ func TestThePlanNeverShowsTheKey(t *testing.T) {
 	server := httptest.NewServer(ph)
 	t.Cleanup(server.Close)
 	t.Cleanup(ph.Close)
-	g.Expect(w.kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
-	g.Expect(w.kube.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog-key"},
+	g.Expect(w.Kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
+	g.Expect(w.Kube.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog-key"},
 		StringData: map[string]string{iamv1alpha1.DefaultAPIKeySecretKey: seeded.APIKey}})).To(Succeed())
-	g.Expect(w.kube.Create(ctx, &iamv1alpha1.PostHogConnection{
+	g.Expect(w.Kube.Create(ctx, &iamv1alpha1.PostHogConnection{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog"},
 		Spec: iamv1alpha1.PostHogConnectionSpec{Host: server.URL, OrganizationID: seeded.OrganizationID,
 			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: "posthog-key"}},
@@ -421,7 +273,7 @@ func TestThePlanNeverShowsTheKey(t *testing.T) {
 				t.Fatalf("exit code %d:\n%s%s", r.code, r.stdout, r.stderr)
 			}
 			for what, text := range map[string]string{"stdout": r.stdout, "stderr": r.stderr} {
-				if leak := leaked(text, seeded.APIKey); leak != "" {
+				if leak := plugintest.Leaked([]byte(text), seeded.APIKey); leak != "" {
 					t.Errorf("the API key is in the %s at %s: %q", what, verbosity, leak)
 				}
 			}
@@ -432,21 +284,4 @@ func TestThePlanNeverShowsTheKey(t *testing.T) {
 	}
 	g.Expect(ph.CountRequests(http.MethodPost, "")).To(BeZero())
 	g.Expect(ph.CountRequests(http.MethodDelete, "")).To(BeZero())
-}
-
-// leaked returns what of key text shows: key itself, its base64 form, or
-// any 8 bytes of it in a row; "" when nothing.
-func leaked(text, key string) string {
-	const window = 8
-	for _, form := range []string{key, base64.StdEncoding.EncodeToString([]byte(key))} {
-		if strings.Contains(text, form) {
-			return form
-		}
-	}
-	for i := 0; i+window <= len(key); i++ {
-		if strings.Contains(text, key[i:i+window]) {
-			return key[i : i+window]
-		}
-	}
-	return ""
 }
