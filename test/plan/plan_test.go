@@ -103,6 +103,29 @@ func (w *world) startManager(t *testing.T, url, namespace string) func() {
 		Namespaces: []string{namespace}})
 }
 
+// connect starts an in-memory PostHog and creates, in a new namespace, the
+// API-key Secret and the PostHogConnection "posthog" pointing at it, with
+// prune as its spec.prune; it returns the PostHog, its seed and its origin.
+func (w *world) connect(t *testing.T, namespace string, prune *iamv1alpha1.PruneSpec,
+) (*inmemory.Server, inmemory.Seeded, string) {
+	t.Helper()
+	g := NewWithT(t)
+	ctx := t.Context()
+	ph, seeded := inmemory.NewSeeded(inmemory.WithRateLimit(inmemory.NoRateLimit()))
+	server := httptest.NewServer(ph)
+	t.Cleanup(server.Close)
+	t.Cleanup(ph.Close)
+	g.Expect(w.Kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
+	g.Expect(w.Kube.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog-key"},
+		StringData: map[string]string{iamv1alpha1.DefaultAPIKeySecretKey: seeded.APIKey}})).To(Succeed())
+	g.Expect(w.Kube.Create(ctx, &iamv1alpha1.PostHogConnection{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog"},
+		Spec: iamv1alpha1.PostHogConnectionSpec{Host: server.URL, OrganizationID: seeded.OrganizationID,
+			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: "posthog-key"}, Prune: prune},
+	})).To(Succeed())
+	return ph, seeded, server.URL
+}
+
 // eventuallyReady waits until every object of the namespace is Ready for
 // its generation, and returns them by name.
 func (w *world) eventuallyReady(t *testing.T, namespace string, want int) map[string]iamv1alpha1.RoleExternalReference {
@@ -155,11 +178,8 @@ func TestPlanThroughTheClusterUsesLiveOwnership(t *testing.T) {
 	w := setUp(t)
 	const namespace = "plan"
 	g := NewWithT(t)
-	ctx := t.Context()
-	ph, seeded := inmemory.NewSeeded(inmemory.WithRateLimit(inmemory.NoRateLimit()))
-	server := httptest.NewServer(ph)
-	t.Cleanup(server.Close)
-	t.Cleanup(ph.Close)
+	ph, seeded, url := w.connect(t, namespace, &iamv1alpha1.PruneSpec{Mode: iamv1alpha1.PruneDryRun,
+		Scopes: []iamv1alpha1.PruneScope{{Provider: "github", ProviderOrganizationID: "acme"}}})
 	org := seeded.OrganizationID
 	seed := func(roleID, name, role string) posthog.Reference {
 		ref, err := ph.PutReference(org, posthog.ReferenceSpec{Provider: "github", ProviderOrganizationID: "acme",
@@ -170,20 +190,9 @@ func TestPlanThroughTheClusterUsesLiveOwnership(t *testing.T) {
 	byHand := seed("100", "Frontend", "Engineering") // the manifests will adopt it
 	orphan := seed("500", "Orphan", "Support")       // nobody declares it: a prune candidate
 
-	g.Expect(w.Kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
-	g.Expect(w.Kube.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog-key"},
-		StringData: map[string]string{iamv1alpha1.DefaultAPIKeySecretKey: seeded.APIKey}})).To(Succeed())
-	g.Expect(w.Kube.Create(ctx, &iamv1alpha1.PostHogConnection{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog"},
-		Spec: iamv1alpha1.PostHogConnectionSpec{Host: server.URL, OrganizationID: org,
-			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: "posthog-key"},
-			Prune: &iamv1alpha1.PruneSpec{Mode: iamv1alpha1.PruneDryRun,
-				Scopes: []iamv1alpha1.PruneScope{{Provider: "github", ProviderOrganizationID: "acme"}}}},
-	})).To(Succeed())
-
 	// The operator creates "team" and records it.
 	w.kubectl(t, reference(namespace, "team", "300", "Old name", "Engineering"), nil, "apply", "-f", "-")
-	stop := w.startManager(t, server.URL, namespace)
+	stop := w.startManager(t, url, namespace)
 	recorded := w.eventuallyReady(t, namespace, 1)["team"].Status.ID
 	stop()
 
@@ -192,7 +201,7 @@ func TestPlanThroughTheClusterUsesLiveOwnership(t *testing.T) {
 		reference(namespace, "made-by-hand", "100", "Frontend", "Engineering") +
 		reference(namespace, "new-team", "600", "New team", "Support")
 	ph.ResetRequests()
-	through := w.kubectl(t, manifests, nil, "posthog", "plan", "-f", "-", "--allowed-hosts", server.URL)
+	through := w.kubectl(t, manifests, nil, "posthog", "plan", "-f", "-", "--allowed-hosts", url)
 	g.Expect(through.code).To(Equal(2), "changes: exit code 2\n%s%s", through.stdout, through.stderr)
 	for _, want := range []string{
 		"~ replace    plan/team " + recorded + `: deleted and created again (PostHog has no update): ` +
@@ -210,7 +219,7 @@ func TestPlanThroughTheClusterUsesLiveOwnership(t *testing.T) {
 	// Without a cluster the same change is a "replace?": ownership unknown.
 	ph.ResetRequests()
 	without := w.kubectl(t, manifests, []string{"POSTHOG_PERSONAL_API_KEY=" + seeded.APIKey, "KUBECONFIG=/nonexistent"},
-		"posthog", "plan", "-f", "-", "--host", server.URL, "--organization", org, "--allowed-hosts", server.URL,
+		"posthog", "plan", "-f", "-", "--host", url, "--organization", org, "--allowed-hosts", url,
 		"-o", "markdown")
 	g.Expect(without.code).To(Equal(2), "%s%s", without.stdout, without.stderr)
 	g.Expect(without.stdout).To(HavePrefix("<!-- kubectl-posthog-plan -->\n"))
@@ -220,7 +229,7 @@ func TestPlanThroughTheClusterUsesLiveOwnership(t *testing.T) {
 
 	// Applied, the manifests do what the plan said.
 	w.kubectl(t, manifests, nil, "apply", "-f", "-")
-	w.startManager(t, server.URL, namespace)
+	w.startManager(t, url, namespace)
 	after := w.eventuallyReady(t, namespace, 3)
 	g.Expect(after["made-by-hand"].Status.ID).To(Equal(byHand.ID))
 	g.Expect(after["team"].Status.ID).NotTo(Equal(recorded))
@@ -233,7 +242,7 @@ func TestPlanThroughTheClusterUsesLiveOwnership(t *testing.T) {
 	g.Expect(held).To(HaveKey(orphan.ID), "DryRun deletes nothing")
 
 	// Nothing left to do: the DryRun candidate is listed, and exit code 0.
-	again := w.kubectl(t, manifests, nil, "posthog", "plan", "-f", "-", "--allowed-hosts", server.URL)
+	again := w.kubectl(t, manifests, nil, "posthog", "plan", "-f", "-", "--allowed-hosts", url)
 	g.Expect(again.code).To(Equal(0), "%s%s", again.stdout, again.stderr)
 	g.Expect(again.stdout).To(ContainSubstring("0 to create, 0 to adopt, 0 to replace, 1 to prune (1 in DryRun mode), " +
 		"3 unchanged;"))
@@ -252,23 +261,11 @@ func TestThePlanNeverShowsTheKey(t *testing.T) {
 	w := setUp(t)
 	const namespace = "plan-key"
 	g := NewWithT(t)
-	ctx := t.Context()
-	ph, seeded := inmemory.NewSeeded(inmemory.WithRateLimit(inmemory.NoRateLimit()))
-	server := httptest.NewServer(ph)
-	t.Cleanup(server.Close)
-	t.Cleanup(ph.Close)
-	g.Expect(w.Kube.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})).To(Succeed())
-	g.Expect(w.Kube.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog-key"},
-		StringData: map[string]string{iamv1alpha1.DefaultAPIKeySecretKey: seeded.APIKey}})).To(Succeed())
-	g.Expect(w.Kube.Create(ctx, &iamv1alpha1.PostHogConnection{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "posthog"},
-		Spec: iamv1alpha1.PostHogConnectionSpec{Host: server.URL, OrganizationID: seeded.OrganizationID,
-			APIKeySecretRef: iamv1alpha1.SecretKeyReference{Name: "posthog-key"}},
-	})).To(Succeed())
+	ph, seeded, url := w.connect(t, namespace, nil)
 	manifest := reference(namespace, "one", "1", "One", "Support")
 	for _, verbosity := range []string{"-v=0", "-v=8", "-v=10"} {
 		t.Run(verbosity, func(t *testing.T) {
-			r := w.kubectl(t, manifest, nil, "posthog", "plan", "-f", "-", "--allowed-hosts", server.URL, verbosity)
+			r := w.kubectl(t, manifest, nil, "posthog", "plan", "-f", "-", "--allowed-hosts", url, verbosity)
 			if r.code != 2 {
 				t.Fatalf("exit code %d:\n%s%s", r.code, r.stdout, r.stderr)
 			}
