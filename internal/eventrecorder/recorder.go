@@ -84,11 +84,17 @@ type Recorder struct {
 	clock                clock.Clock
 	log                  logr.Logger
 
-	queues  []chan *eventsv1.Event // one per writer
+	queues  []chan queued // one per writer
 	dropped atomic.Int64
 
 	mu     sync.Mutex
 	series *lru.Cache // seriesKey -> *series
+}
+
+// queued is an Event waiting to be written, with its series key.
+type queued struct {
+	event *eventsv1.Event
+	key   string
 }
 
 // series is what is remembered of a recent Event to fold its repeats.
@@ -129,7 +135,7 @@ func New(sink events.EventSink, scheme *runtime.Scheme, controller string, opts 
 		clock: opts.Clock, log: opts.Log, series: lru.New(opts.SeriesMemory),
 	}
 	for range opts.Writers {
-		r.queues = append(r.queues, make(chan *eventsv1.Event, max(1, opts.QueueLength/opts.Writers)))
+		r.queues = append(r.queues, make(chan queued, max(1, opts.QueueLength/opts.Writers)))
 	}
 	return r
 }
@@ -146,8 +152,9 @@ func (r *Recorder) Eventf(regarding, related runtime.Object, eventtype, reason, 
 		return
 	}
 	r.log.V(1).Info(event.Note, "type", event.Type, "object", event.Regarding, "reason", event.Reason)
+	key := seriesKey(event)
 	select {
-	case r.queues[writerOf(seriesKey(event), len(r.queues))] <- event:
+	case r.queues[writerOf(key, len(r.queues))] <- queued{event: event, key: key}:
 	default:
 		if n := r.dropped.Add(1); n == 1 || n%100 == 0 {
 			r.log.Error(nil, "Dropped events: too many were waiting to be written", "dropped", n,
@@ -210,8 +217,8 @@ func (r *Recorder) Start(ctx context.Context) error {
 				select {
 				case <-ctx.Done():
 					return
-				case event := <-queue:
-					r.write(ctx, event)
+				case q := <-queue:
+					r.write(ctx, q.event, q.key)
 				}
 			}
 		})
@@ -223,9 +230,9 @@ func (r *Recorder) Start(ctx context.Context) error {
 // NeedLeaderElection is false: whoever emits an Event writes it.
 func (r *Recorder) NeedLeaderElection() bool { return false }
 
-// write creates event, or folds it into the series of a recent one like it.
-func (r *Recorder) write(ctx context.Context, event *eventsv1.Event) {
-	key := seriesKey(event)
+// write creates event, or folds it into the series (key) of a recent one
+// like it.
+func (r *Recorder) write(ctx context.Context, event *eventsv1.Event, key string) {
 	now := r.clock.Now()
 	r.mu.Lock()
 	var patch []byte
