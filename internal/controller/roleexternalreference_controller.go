@@ -115,6 +115,9 @@ type referenceSync struct {
 	here location
 	ext  External
 	api  posthog.API
+	// checked is api through checkedAnswers: what every observation and
+	// create of this reconcile goes through.
+	checked posthog.API
 	// roleRefreshed: this reconcile already re-read the organization's
 	// roles after PostHog refused one.
 	roleRefreshed bool
@@ -188,7 +191,7 @@ func (s *referenceSync) connect(ctx context.Context) error {
 		st.Host, st.OrganizationID = s.here.host, s.here.organizationID
 	}
 	if s.freshLookRequested() {
-		s.ext = freshObservation{External: s.ext, lookup: lookupExternal{api: api}}
+		s.ext = freshObservation{External: s.ext, lookup: lookupExternal{api: s.checked}}
 	}
 	return nil
 }
@@ -197,7 +200,8 @@ func (s *referenceSync) connect(ctx context.Context) error {
 // through checkedAnswers. s.api stays api itself: it is what refused writes
 // are remembered by (see writegate.go).
 func (s *referenceSync) use(api posthog.API, loc location) {
-	s.ext, s.api = s.reconciler.NewExternal(loc.host, loc.organizationID, s.checkAnswers(api, loc)), api
+	s.api, s.checked = api, s.checkAnswers(api, loc)
+	s.ext = s.reconciler.NewExternal(loc.host, loc.organizationID, s.checked)
 	s.here = loc
 }
 
@@ -270,10 +274,7 @@ func (s *referenceSync) look(ctx context.Context) (intent, error) {
 	}
 	in := decide(s.desired, recorded, obs)
 	if s.ref.Status.ID != "" && !writesNothing(in) && !obs.Fresh {
-		obs, err = (lookupExternal{api: s.api}).Observe(ctx, s.desired, recorded)
-		if err == nil {
-			err = checkIDs(s.here.host, obs.Holders...)
-		}
+		obs, err = (lookupExternal{api: s.checked}).Observe(ctx, s.desired, recorded)
 		if err != nil {
 			return nil, err
 		}

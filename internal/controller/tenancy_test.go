@@ -24,8 +24,10 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -254,6 +256,55 @@ func TestAReferenceIDThatIsNotAUUIDIsNeverRecorded(t *testing.T) {
 	h.g.Expect(msg).To(ContainSubstring("not a UUID"))
 	h.g.Expect(ref.Status.ID).To(BeEmpty())
 	h.g.Expect(h.posthog.CountRequests(http.MethodDelete, "")).To(BeZero())
+}
+
+// A fresh look (a reconcile request) asks PostHog directly, past the
+// inventory's copy; its answer is checked like every other: a lookup
+// answered with an id that is not a UUID changes nothing.
+func TestAFreshLookAnsweredWithAnIDThatIsNotAUUIDChangesNothing(t *testing.T) {
+	h := newHarness(t, harnessOptions{allowedHosts: "*"})
+	target, err := url.Parse(h.url)
+	h.g.Expect(err).NotTo(HaveOccurred())
+	var lying atomic.Bool
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if !lying.Load() || !strings.HasSuffix(resp.Request.URL.Path, "/lookup/") {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		answer := map[string]map[string]any{}
+		if json.Unmarshal(body, &answer) == nil && answer["reference"] != nil {
+			answer["reference"]["id"] = "../../organizations"
+			body, _ = json.Marshal(answer)
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	host := httptest.NewServer(proxy)
+	t.Cleanup(host.Close)
+	h.connectIn(h.namespace, host.URL, h.seeded.APIKey)
+	h.create(h.reference("looked-at"))
+	id := h.eventuallyReady("looked-at", metav1.ConditionTrue, iamv1alpha1.ReasonAvailable).Status.ID
+
+	lying.Store(true)
+	posts := h.posthog.CountRequests(http.MethodPost, "")
+	h.requestReconcile("looked-at", "fresh")
+	h.g.Eventually(func(g Gomega) {
+		ref := h.get("looked-at")
+		synced := conditionOf(ref.Status.Conditions, iamv1alpha1.ConditionSynced)
+		g.Expect(synced).NotTo(BeNil())
+		g.Expect(synced.Reason).To(Equal(iamv1alpha1.ReasonUnavailable))
+		g.Expect(synced.Message).To(ContainSubstring("not a UUID"))
+	}).Should(Succeed())
+	h.g.Expect(h.get("looked-at").Status.ID).To(Equal(id))
+	h.g.Expect(h.holds(id)).To(BeTrue())
+	h.g.Expect(h.posthog.CountRequests(http.MethodDelete, "")).To(BeZero())
+	h.g.Expect(h.posthog.CountRequests(http.MethodPost, "")).To(Equal(posts), "no create either")
 }
 
 // expectRefused checks that name is Ready=False and Stalled with reason.
