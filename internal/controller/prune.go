@@ -107,12 +107,13 @@ func (p *pruner) enforce(ctx context.Context, conn iamv1alpha1.Connection, api p
 	candidates []posthog.Reference, walked bool, lister ReferenceLister, status *iamv1alpha1.PruneStatus,
 ) []posthog.Reference {
 	spec := conn.ConnectionSpec()
-	budget := int(cmp.Or(spec.Prune.MaxPerPass, 10)) - p.recentDeletions(conn.GetUID()) // 10: the API's default
+	budget := int(maxPerPass(spec.Prune)) - p.recentDeletions(conn.GetUID())
 	if budget <= 0 {
 		status.HeldBy = p.overBudget(spec.Prune)
 		return candidates
 	}
-	if allowed, held := p.deletable(scope, candidates); !slices.ContainsFunc(candidates, allowed) {
+	allowed, held := p.deletable(scope, candidates)
+	if !slices.ContainsFunc(candidates, allowed) {
 		status.HeldBy = strings.Join(held, "; ")
 		return candidates
 	}
@@ -129,8 +130,8 @@ func (p *pruner) enforce(ctx context.Context, conn iamv1alpha1.Connection, api p
 			return candidates
 		}
 		candidates = PruneCandidates(spec.Prune.Scopes, fresh, &scope.claims)
+		allowed, held = p.deletable(scope, candidates)
 	}
-	allowed, held := p.deletable(scope, candidates)
 	ext := p.newExternal(spec.Host, spec.OrganizationID, api)
 	var left []posthog.Reference
 	for _, r := range candidates {
@@ -155,7 +156,12 @@ func (p *pruner) enforce(ctx context.Context, conn iamv1alpha1.Connection, api p
 
 func (p *pruner) overBudget(prune *iamv1alpha1.PruneSpec) string {
 	return fmt.Sprintf("maxPerPass (%d) references were deleted in the last resync period (%s); the rest wait "+
-		"for the next", cmp.Or(prune.MaxPerPass, 10), p.period)
+		"for the next", maxPerPass(prune), p.period)
+}
+
+// maxPerPass is spec.prune.maxPerPass, 10 (the API's default) when unset.
+func maxPerPass(prune *iamv1alpha1.PruneSpec) int32 {
+	return cmp.Or(prune.MaxPerPass, 10)
 }
 
 // deletable says which candidates the guards let go, and why the others
@@ -182,13 +188,13 @@ func (p *pruner) deletable(scope pruneScope, candidates []posthog.Reference) (fu
 			"and are left for a later pass", young, p.period))
 	}
 	for _, r := range candidates {
-		if !isUUID(r.ID) {
+		if !posthog.IsUUID(r.ID) {
 			held = append(held, fmt.Sprintf("reference id %q is not a UUID as PostHog's ids are: nothing is "+
 				"deleted on the strength of it", r.ID))
 		}
 	}
 	allowed := func(r posthog.Reference) bool {
-		if p.clock.Since(r.CreatedAt) < p.period || !isUUID(r.ID) {
+		if p.clock.Since(r.CreatedAt) < p.period || !posthog.IsUUID(r.ID) {
 			return false
 		}
 		for _, sc := range scope.scopes {
@@ -287,8 +293,9 @@ func (p *pruner) scopeOf(ctx context.Context, conn iamv1alpha1.Connection) (prun
 	}
 	spec := conn.ConnectionSpec()
 	here := location{host: spec.Host, organizationID: spec.OrganizationID}
+	// The items are the cache's own objects, only read here.
 	var refs iamv1alpha1.RoleExternalReferenceList
-	if err := p.reader.List(ctx, &refs); err != nil {
+	if err := p.reader.List(ctx, &refs, client.UnsafeDisableDeepCopy); err != nil {
 		return pruneScope{}, err
 	}
 	scope := pruneScope{scopes: spec.Prune.Scopes, ready: map[string]bool{}, unsettledIn: map[string][]string{}}
