@@ -66,7 +66,7 @@ func TestTheSecretCacheHoldsNoKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := readMetadata(plain).Annotations[lastAppliedConfiguration]; !ok {
+	if _, ok := readMetadata(plain).Annotations[corev1.LastAppliedConfigAnnotation]; !ok {
 		t.Fatal("a cache without main's options does not see the annotation: the test proves nothing")
 	}
 
@@ -125,7 +125,7 @@ func createAppliedSecret(t *testing.T, ctx context.Context, cfg *rest.Config, na
 	if err := direct.Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace,
 			Labels: map[string]string{"app": "posthog"},
-			Annotations: map[string]string{lastAppliedConfiguration: `{"apiVersion":"v1","kind":"Secret","stringData":{"apiKey":"` +
+			Annotations: map[string]string{corev1.LastAppliedConfigAnnotation: `{"apiVersion":"v1","kind":"Secret","stringData":{"apiKey":"` +
 				key + `"}}`}},
 		StringData: map[string]string{"apiKey": key},
 	}); err != nil {

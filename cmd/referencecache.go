@@ -19,6 +19,7 @@ package main
 import (
 	"unique"
 
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -45,7 +46,7 @@ func compactReference(in any) (any, error) {
 		return cache.TransformStripManagedFields()(in)
 	}
 	ref.ManagedFields = nil
-	delete(ref.Annotations, lastAppliedConfiguration)
+	delete(ref.Annotations, corev1.LastAppliedConfigAnnotation)
 	intern(&ref.Namespace)
 	for i := range ref.Finalizers {
 		intern(&ref.Finalizers[i])
@@ -67,10 +68,6 @@ func compactReference(in any) (any, error) {
 	}
 	return ref, nil
 }
-
-// lastAppliedConfiguration is the annotation kubectl apply writes: the
-// whole manifest it applied (a Secret's data included).
-const lastAppliedConfiguration = "kubectl.kubernetes.io/last-applied-configuration"
 
 // intern replaces *s with the process's one copy of that string.
 func intern(s *string) {

@@ -65,11 +65,11 @@ func TestTheReferenceCacheKeepsWhatTheControllersReadAndNoMore(t *testing.T) {
 		if len(got.ManagedFields) > 0 {
 			t.Errorf("%s: the cached copy keeps managedFields", want.Name)
 		}
-		if _, ok := got.Annotations[lastAppliedConfiguration]; ok {
+		if _, ok := got.Annotations[corev1.LastAppliedConfigAnnotation]; ok {
 			t.Errorf("%s: the cached copy keeps kubectl's last-applied-configuration", want.Name)
 		}
 		// Everything else is as the API server stores it.
-		delete(want.Annotations, lastAppliedConfiguration)
+		delete(want.Annotations, corev1.LastAppliedConfigAnnotation)
 		want.ManagedFields = nil
 		if !equality.Semantic.DeepEqual(got.ObjectMeta, want.ObjectMeta) ||
 			!equality.Semantic.DeepEqual(got.Spec, want.Spec) || !equality.Semantic.DeepEqual(got.Status, want.Status) {
@@ -99,7 +99,7 @@ func createAppliedReferences(t *testing.T, ctx context.Context, cfg *rest.Config
 		ref := &iamv1alpha1.RoleExternalReference{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace,
 				Finalizers: []string{"iam.posthog-operator.io/finalizer"},
-				Annotations: map[string]string{lastAppliedConfiguration: `{"kind":"RoleExternalReference"}`,
+				Annotations: map[string]string{corev1.LastAppliedConfigAnnotation: `{"kind":"RoleExternalReference"}`,
 					"team": name}},
 			Spec: iamv1alpha1.RoleExternalReferenceSpec{
 				ConnectionRef: iamv1alpha1.ConnectionReference{Name: "posthog"},
