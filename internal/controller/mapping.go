@@ -121,9 +121,9 @@ func (s *referenceSync) roleAllowed(ctx context.Context, allowed []string, role 
 	var names []string
 	for _, entry := range allowed {
 		switch {
-		case isUUID(entry) && strings.EqualFold(entry, role):
+		case posthog.IsUUID(entry) && strings.EqualFold(entry, role):
 			return true, nil
-		case !isUUID(entry):
+		case !posthog.IsUUID(entry):
 			names = append(names, entry)
 		}
 	}

@@ -19,7 +19,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -73,15 +72,6 @@ func unlocatedKey(id string) string {
 	return "?/" + strings.ToLower(id)
 }
 
-// isUUID reports whether id has the shape of the ids PostHog gives its
-// references. Any other id is an answer PostHog never gives: it is not
-// recorded, and no delete is ever sent for it.
-func isUUID(id string) bool {
-	return uuidPattern.MatchString(id)
-}
-
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // unexpectedAnswerError is an answer no PostHog gives: an id that is not a
 // UUID, or a created reference that another object already records. It is
 // classified as unexpected (Unavailable, retried with backoff), and a
@@ -93,10 +83,12 @@ type unexpectedAnswerError struct {
 
 func (e *unexpectedAnswerError) Error() string { return e.message }
 
-// checkIDs refuses an answer naming a reference whose id is not a UUID.
+// checkIDs refuses an answer naming a reference whose id is not a UUID: an
+// answer PostHog never gives, so such an id is never recorded, and no delete
+// is ever sent for it.
 func checkIDs(host string, refs ...posthog.Reference) error {
 	for _, r := range refs {
-		if !isUUID(r.ID) {
+		if !posthog.IsUUID(r.ID) {
 			return &unexpectedAnswerError{message: fmt.Sprintf("%s answered with a reference id %q, which is "+
 				"not a UUID as PostHog's ids are: nothing is recorded or deleted on the strength of it. Check "+
 				"that the connection's host is PostHog, not a proxy or a look-alike", host, r.ID)}

@@ -6,6 +6,7 @@ import (
 	"unicode/utf8"
 
 	iamv1alpha1 "github.com/posthog-operator/posthog-operator/api/v1alpha1"
+	"github.com/posthog-operator/posthog-operator/internal/posthog"
 )
 
 // fieldRule is what the RoleExternalReference CRD requires of one spec field
@@ -22,8 +23,6 @@ type fieldRule struct {
 	value     func(iamv1alpha1.MappingFields) string
 }
 
-const uuidPattern = `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
-
 var specRules = []fieldRule{
 	{field: "provider", minLength: 1, maxLength: 32, pattern: `^\S+$`,
 		value: func(f iamv1alpha1.MappingFields) string { return f.Provider }},
@@ -35,7 +34,7 @@ var specRules = []fieldRule{
 		value: func(f iamv1alpha1.MappingFields) string { return f.ProviderRoleSlug }},
 	{field: "providerRoleName", minLength: 1, maxLength: 255,
 		value: func(f iamv1alpha1.MappingFields) string { return f.ProviderRoleName }},
-	{field: "role", pattern: uuidPattern,
+	{field: "role", pattern: posthog.UUIDPattern,
 		value: func(f iamv1alpha1.MappingFields) string { return f.Role }},
 }
 

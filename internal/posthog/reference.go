@@ -6,9 +6,21 @@
 package posthog
 
 import (
+	"regexp"
 	"strings"
 	"time"
 )
+
+// UUIDPattern is the shape of PostHog's ids (references and roles), as the
+// CRD's spec.role pattern writes it.
+const UUIDPattern = `^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`
+
+var uuidShape = regexp.MustCompile(UUIDPattern)
+
+// IsUUID reports whether id has the shape of PostHog's ids.
+func IsUUID(id string) bool {
+	return uuidShape.MatchString(id)
+}
 
 // Reference is a PostHog role external reference as the API returns it.
 type Reference struct {
