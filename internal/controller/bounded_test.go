@@ -299,12 +299,7 @@ func TestEveryControllerGetsTheReconcileTimeoutUnlessTheManagerNamesOne(t *testi
 
 func TestClientsKeepAtMostTheConfiguredReferences(t *testing.T) {
 	t.Parallel()
-	var seen posthog.Config
-	factory := withMaxReferences(func(cfg posthog.Config) (posthog.API, error) {
-		seen = cfg
-		return nil, nil
-	}, 42)
-	_, _ = factory(posthog.Config{})
+	seen := (&Connections{MaxReferences: 42}).clientConfig("https://us.posthog.com", "org", "phx_key")
 	if seen.MaxReferences != 42 {
 		t.Errorf("MaxReferences = %d, want 42", seen.MaxReferences)
 	}

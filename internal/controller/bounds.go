@@ -82,12 +82,3 @@ func (m timeoutManager) GetControllerOptions() config.Controller {
 	}
 	return opts
 }
-
-// withMaxReferences makes every client newClient builds keep at most max
-// items from a walk, unless its config names its own bound.
-func withMaxReferences(newClient ClientFactory, maxReferences int) ClientFactory {
-	return func(cfg posthog.Config) (posthog.API, error) {
-		cfg.MaxReferences = cmp.Or(cfg.MaxReferences, maxReferences)
-		return newClient(cfg)
-	}
-}

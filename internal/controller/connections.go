@@ -131,6 +131,9 @@ type Connections struct {
 	Limiters *posthog.Limiters
 	// RequestTimeout bounds each PostHog request (the client's default when 0).
 	RequestTimeout time.Duration
+	// MaxReferences caps what one walk of a list keeps
+	// (--max-references-per-organization; the client's default when 0).
+	MaxReferences int
 	// AllowedHosts are the origins a key may be sent to (--allowed-hosts).
 	AllowedHosts posthog.AllowedHosts
 	// ClusterResourceNamespace holds the Secrets of ClusterPostHogConnections
@@ -225,13 +228,21 @@ func (c *Connections) ForOrganization(
 	if err != nil {
 		return nil, err
 	}
-	return c.NewClient(posthog.Config{
-		Host:           conn.ConnectionSpec().Host,
+	return c.NewClient(c.clientConfig(conn.ConnectionSpec().Host, organizationID, apiKey))
+}
+
+// clientConfig is the configuration of every client a connection gets:
+// where it points, its key and that key's limiter, and the bounds of its
+// requests and walks.
+func (c *Connections) clientConfig(host, organizationID, apiKey string) posthog.Config {
+	return posthog.Config{
+		Host:           host,
 		OrganizationID: organizationID,
 		APIKey:         apiKey,
 		Limiter:        c.limiterFor(apiKey),
 		RequestTimeout: c.RequestTimeout,
-	})
+		MaxReferences:  c.MaxReferences,
+	}
 }
 
 // connectionNotFound says a reference's connection does not exist.
@@ -318,13 +329,7 @@ func (c *Connections) ForConnection(ctx context.Context, conn iamv1alpha1.Connec
 		return nil, err
 	}
 	spec := conn.ConnectionSpec()
-	api, err := c.NewClient(posthog.Config{
-		Host:           spec.Host,
-		OrganizationID: spec.OrganizationID,
-		APIKey:         apiKey,
-		Limiter:        c.limiterFor(apiKey),
-		RequestTimeout: c.RequestTimeout,
-	})
+	api, err := c.NewClient(c.clientConfig(spec.Host, spec.OrganizationID, apiKey))
 	if err != nil {
 		return nil, &connectionError{reason: iamv1alpha1.ReasonUnreachable, message: err.Error()}
 	}

@@ -110,7 +110,6 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 	if cfg.NewClient == nil {
 		cfg.NewClient = DefaultClientFactory
 	}
-	cfg.NewClient = withMaxReferences(cfg.NewClient, cfg.MaxReferencesPerOrganization)
 	if cfg.Clock == nil {
 		cfg.Clock = clock.RealClock{}
 	}
@@ -146,6 +145,7 @@ func SetupControllers(mgr ctrl.Manager, cfg Config) error {
 		NewClient:                cfg.NewClient,
 		Limiters:                 cfg.Limiters,
 		RequestTimeout:           cfg.RequestTimeout,
+		MaxReferences:            cfg.MaxReferencesPerOrganization,
 		AllowedHosts:             allowedHosts,
 		ClusterResourceNamespace: cfg.ClusterResourceNamespace,
 		NamespacedDisabled:       cfg.NamespacedConnectionsDisabled,
