@@ -64,7 +64,7 @@ func recordedIDOf(o client.Object) []string {
 // ownershipKey names the reference id at loc: the same host written two
 // ways, an organization or id in capitals, is one reference.
 func ownershipKey(loc location, id string) string {
-	return posthog.CanonicalHost(loc.host) + "/" + strings.ToLower(loc.organizationID) + "/" + strings.ToLower(id)
+	return loc.key() + "/" + strings.ToLower(id)
 }
 
 // unlocatedKey names id recorded with no location.
